@@ -1,0 +1,219 @@
+"""Cross-check a derivation's gradient numerically, at random points, by several methods.
+
+The claims are the derivation's own SymPy expressions: its loss, SymPy's derivative of it
+(``gradient(m)``) and the closed form ``(p_m - 1[m = y]) x^T`` (``closed_form(m)``).  They are
+lambdified for mpmath and evaluated at 50 digits, which cannot overflow, so the check means the
+same at ``logit_scale=1e4`` as at 1.  Naive float64 evaluation of the same expressions would
+overflow to ``nan`` there; that is a property of float64, not of the derivation, so it is not a
+method here (``checks.compare.relative_error`` flags such a ``nan`` as a failure, never agreement).
+
+Each claim is compared, with the steps and tolerances of ``checks.tolerances``, against
+
+* the mpmath reference: the loss and ``mp.diff`` of it at 50 digits (``checks.reference``);
+* central and forward differences of the max-shifted float64 loss (``checks.stable``);
+
+and the float64 gradient written stably is compared against the reference too.  A last row takes a
+small gradient-descent step along the closed form at each point and checks that ``f_y`` rises and
+the loss falls by the first-order amount (``checks.descent``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import sympy
+from mpmath import nstr
+
+from checks import stable
+from checks.compare import Comparison, relative_error
+from checks.descent import descent_step
+from checks.finite_diff import central_difference, forward_difference
+from checks.points import Point, random_points, score_magnitude
+from checks.reference import reference_gradient, reference_loss
+from checks.report import CrossCheck, MethodRow
+from checks.symbolic import Derivation, mpmath_function, stacked
+from checks.tolerances import SHOWN_DIGITS, TOLERANCES
+
+
+def cross_check(
+    derivation: Derivation, points: int = 16, seed: int = 0, logit_scale: float = 1.0
+) -> CrossCheck:
+    """Compare the derivation's gradient with numeric references at ``points`` random points.
+
+    Scores ``f = W x`` are drawn with entries of size about ``logit_scale`` from
+    ``numpy.random.default_rng(seed)``.  ``r.ok`` is True when every method is within its
+    tolerance and nothing was NaN or infinite; ``print(r)`` shows the table.
+
+    Examples
+    --------
+    >>> import derive
+    >>> d = derive.softmax_cross_entropy(classes=3, features=2, label=0)
+    >>> r = cross_check(d, points=4, seed=0)
+    >>> r.ok, r.max_relative_error < 1e-6
+    (True, True)
+    >>> cross_check(d, points=4, seed=0, logit_scale=1e4).ok  # exp(1e4) overflows float64
+    True
+    >>> [row.name for row in r.methods][:3]
+    ['loss: SymPy vs mpmath reference', 'SymPy diff vs mpmath reference', 'closed form vs mpmath reference']
+    """
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        raise ValueError(f"points must be a positive integer, got {points!r}")
+    if not (math.isfinite(logit_scale) and logit_scale > 0):
+        raise ValueError(f"logit_scale must be positive and finite, got {logit_scale!r}")
+    label = derivation.label
+    at = random_points(derivation.classes, derivation.features, points, seed, logit_scale)
+    nu = score_magnitude(at)
+    gradient_scales = [float(np.abs(point.x).max()) for point in at]
+    loss_scales = [nu] * points
+
+    references = [reference_gradient(point.weights, point.x, label) for point in at]
+    reference_losses = [reference_loss(point.weights, point.x, label) for point in at]
+    loss = mpmath_function(derivation, sympy.Matrix([[derivation.loss]]), "loss")
+    claims = {
+        "SymPy diff": _evaluate(derivation, derivation.gradient, "gradient", at),
+        "closed form": _evaluate(derivation, derivation.closed_form, "closed_form", at),
+    }
+    against = [
+        ("mpmath reference", "symbolic", references),
+        ("central differences", "central difference",
+         _differences(central_difference, "central difference", at, label, nu)),
+        ("forward differences", "forward difference",
+         _differences(forward_difference, "forward difference", at, label, nu)),
+    ]
+
+    rows = [
+        _compare_row(
+            "loss: SymPy vs mpmath reference", "symbolic", ("SymPy", "reference"),
+            [loss(point) for point in at], reference_losses, loss_scales, nu, _loss_entry,
+        )
+    ]
+    for numbers_name, key, numbers in against:
+        for claim, values in claims.items():
+            rows.append(
+                _compare_row(
+                    f"{claim} vs {numbers_name}", key, (claim, numbers_name),
+                    values, numbers, gradient_scales, nu, _gradient_entry,
+                )
+            )
+    rows.append(
+        _compare_row(
+            "stable float64 gradient vs mpmath reference", "stable float64",
+            ("stable float64", "reference"),
+            [stable.gradient(point.weights, point.x, label) for point in at],
+            references, gradient_scales, nu, _gradient_entry,
+        )
+    )
+    rows.append(_descent_row(claims["closed form"], references, gradient_scales, at, label))
+
+    heading = (
+        f"K={derivation.classes}, D={derivation.features}, label {label}; {points} points, "
+        f"seed {seed}, logit scale {logit_scale:g}, score magnitude nu {nu:.3g}"
+    )
+    return CrossCheck(heading, tuple(rows))
+
+
+def _evaluate(
+    derivation: Derivation, row: Callable[[int], sympy.Matrix], name: str, at: Sequence[Point]
+) -> list:
+    function = mpmath_function(derivation, stacked(derivation, row, name), name)
+    return [function(point) for point in at]
+
+
+def _differences(
+    difference: Callable, key: str, at: Sequence[Point], label: int, nu: float
+) -> list[np.ndarray]:
+    step = TOLERANCES[key].step_at(nu)
+    return [
+        difference(lambda weights, x=point.x: stable.loss(weights, x, label), point.weights, step)
+        for point in at
+    ]
+
+
+def _compare_row(
+    name: str,
+    key: str,
+    labels: tuple[str, str],
+    values: Sequence,
+    references: Sequence,
+    scales: Sequence[float],
+    nu: float,
+    entry_name: Callable[[tuple[int, int]], str],
+) -> MethodRow:
+    rule = TOLERANCES[key]
+    tolerance = rule.tolerance_at(nu)
+    comparisons = [
+        relative_error(value, reference, rule.floor * scale)
+        for value, reference, scale in zip(values, references, scales)
+    ]
+    errors = [comparison.error for comparison in comparisons]
+    failing = [i for i, error in enumerate(errors) if not error <= tolerance]
+    worst = max(range(len(errors)), key=errors.__getitem__)
+    failure = ""
+    if failing:
+        failure = (
+            f"{len(failing)} of {len(errors)} points fail; worst at point {worst}, "
+            + _describe(comparisons[worst], labels, entry_name, tolerance)
+        )
+    return MethodRow(name, len(errors), errors[worst], tolerance, not failing, failure)
+
+
+def _describe(
+    comparison: Comparison,
+    labels: tuple[str, str],
+    entry_name: Callable[[tuple[int, int]], str],
+    tolerance: float,
+) -> str:
+    claim, against = labels
+    verdict = (
+        f"relative error {comparison.error:.2e} > tolerance {tolerance:.1e}"
+        if comparison.finite
+        else "not a finite real number"
+    )
+    return (
+        f"{entry_name(comparison.entry)}: {against} {nstr(comparison.reference, SHOWN_DIGITS)}, "
+        f"{claim} {nstr(comparison.value, SHOWN_DIGITS)} ({verdict})"
+    )
+
+
+def _descent_row(
+    claims: Sequence, references: Sequence, scales: Sequence[float], at: Sequence[Point], label: int
+) -> MethodRow:
+    name = "descent step along closed form"
+    rule = TOLERANCES["descent step"]
+    stepped = [
+        (i, descent_step(claims[i], at[i], label, rule.step))
+        for i in range(len(at))
+        if max(abs(g) for row in references[i] for g in row) >= rule.floor * scales[i]
+    ]
+    skipped = len(at) - len(stepped)
+    note = ""
+    if skipped:
+        note = (
+            f"{skipped} of {len(at)} points not stepped: |dL/dW| < {rule.floor:.0e} max|x_k| "
+            f"there, below the claim's resolution (the loss change would be below its rounding)"
+        )
+    if not stepped:
+        return MethodRow(name, 0, math.inf, rule.tolerance, False, "no point could be stepped", note)
+    bad = [(i, step) for i, step in stepped if not (step.helps and step.deviation <= rule.tolerance)]
+    worst = max(step.deviation for _, step in stepped)
+    failure = ""
+    if bad:
+        i, step = max(bad, key=lambda pair: pair[1].deviation)
+        failure = (
+            f"{len(bad)} of {len(stepped)} points fail; worst at point {i}: f_y moved by "
+            f"{nstr(step.score_change, SHOWN_DIGITS)}, loss by {nstr(step.loss_change, SHOWN_DIGITS)}, "
+            f"{step.deviation:.2e} away from the first-order prediction -eta |G|^2 "
+            f"(tolerance {rule.tolerance:.1e}; f_y must rise and the loss fall)"
+        )
+    return MethodRow(name, len(stepped), worst, rule.tolerance, not bad, failure, note)
+
+
+def _gradient_entry(entry: tuple[int, int]) -> str:
+    m, k = entry
+    return f"dL/dw[{m},{k}]"
+
+
+def _loss_entry(entry: tuple[int, int]) -> str:
+    return "loss"

@@ -1,0 +1,94 @@
+"""Turn an expression into a rational function of fresh symbols.
+
+``freeze_atoms`` replaces every subterm that is not built from ``+``, ``*``
+and integer powers (exponentials, logarithms, other functions, fractional
+powers) by a fresh symbol, the same subterm always by the same symbol.
+
+Why this is sound for proofs: if the result is zero as a rational function
+of independent symbols, it stays zero whatever values those symbols take, in
+particular the values of the subterms they stand for.  The converse fails
+(``sin(t)**2 + cos(t)**2 - 1`` freezes to ``s**2 + c**2 - 1``), so a non-zero
+result proves nothing; the verifier then moves on to stronger strategies.
+
+Exponentials are frozen by their argument's primitive part, so that
+``exp(2*f)``, ``exp(-f)`` and ``exp(f)`` become ``E**2``, ``E**-1`` and ``E``
+of one symbol ``E`` (SymPy merges ``exp(f)**2`` into ``exp(2*f)``).  With
+``split_exponentials`` the argument is split into its terms first,
+``exp(a + b - log(c)) -> A*B/c``, which also sees through shifted softmax and
+log-sum-exp rewrites.
+"""
+
+from __future__ import annotations
+
+import sympy
+from sympy import Add, Dummy, Expr, Integer, Mul, Pow, Rational
+
+
+def freeze_atoms(expr: Expr, *, split_exponentials: bool = False) -> Expr:
+    """Return ``expr`` as a rational function of fresh symbols (see module doc).
+
+    Examples
+    --------
+    >>> from sympy import symbols, exp, cancel
+    >>> f = symbols("f", real=True)
+    >>> cancel(freeze_atoms(exp(2 * f) * exp(-f) - exp(f)))
+    0
+    """
+    return _Freezer(split_exponentials).freeze(expr)
+
+
+class _Freezer:
+    def __init__(self, split_exponentials: bool):
+        self.split_exponentials = split_exponentials
+        self.symbols: dict[Expr, Dummy] = {}
+        self.memo: dict[Expr, Expr] = {}
+
+    def symbol_for(self, atom: Expr, positive: bool = False) -> Dummy:
+        if atom not in self.symbols:
+            self.symbols[atom] = Dummy("a", positive=positive or None)
+        return self.symbols[atom]
+
+    def freeze(self, expr: Expr) -> Expr:
+        if expr in self.memo:
+            return self.memo[expr]
+        frozen = self._freeze(expr)
+        self.memo[expr] = frozen
+        return frozen
+
+    def _freeze(self, expr: Expr) -> Expr:
+        if expr.is_Symbol or expr.is_Number:
+            return expr
+        if isinstance(expr, (Add, Mul)):
+            return expr.func(*[self.freeze(arg) for arg in expr.args])
+        if isinstance(expr, Pow):
+            base, exponent = expr.args
+            if exponent.is_Integer:
+                return self.freeze(base) ** exponent
+            if exponent.is_Rational:
+                return self.symbol_for(base ** (1 / Integer(exponent.q))) ** exponent.p
+            return self.symbol_for(expr)
+        if isinstance(expr, sympy.exp):
+            return self._freeze_exponential(expr.args[0])
+        return self.symbol_for(expr)
+
+    def _freeze_exponential(self, argument: Expr) -> Expr:
+        if not self.split_exponentials:
+            return self._power_of_exp(argument)
+        result = Integer(1)
+        for term in Add.make_args(sympy.expand(argument)):
+            coefficient, rest = term.as_coeff_Mul()
+            if isinstance(rest, sympy.log) and coefficient.is_Integer:
+                result *= self.freeze(rest.args[0]) ** coefficient
+            else:
+                result *= self._power_of_exp(term)
+        return result
+
+    def _power_of_exp(self, argument: Expr) -> Expr:
+        """exp(c*a) as E**n, E standing for exp(a/q) with c = n/q."""
+        content, primitive = argument.as_content_primitive()
+        if primitive.could_extract_minus_sign():
+            content, primitive = -content, -primitive
+        if not isinstance(content, Rational):
+            return self.symbol_for(sympy.exp(argument), positive=bool(argument.is_real))
+        base = sympy.exp(primitive / content.q)
+        return self.symbol_for(base, positive=bool(primitive.is_real)) ** content.p

@@ -1,0 +1,95 @@
+"""The ``derive`` command: parse arguments, print, choose the exit status.
+
+Exit status: 0 when everything printed is proven, 1 when anything is refuted
+or unproven, 2 for bad input (a one-line message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+EXIT_PROVEN, EXIT_NOT_PROVEN, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input; the message is printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage over two lines
+        raise UsageError(message)
+
+
+def _integer(text: str) -> int:
+    """Parse a plain decimal integer (no eval, no underscores, no floats)."""
+    stripped = text.strip()
+    digits = stripped[1:] if stripped[:1] in "+-" else stripped
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 12:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    return int(stripped)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from derive import MAX_CLASSES, MAX_FEATURES, __version__
+
+    parser = _Parser(
+        prog="derive",
+        description="Verify the softmax cross-entropy gradient dL/dw_m = (p_m - 1[m = y]) x "
+        "with SymPy and print it as LaTeX.",
+        epilog="Exit status: 0 all proven, 1 something refuted or unproven, 2 bad input.",
+    )
+    parser.add_argument(
+        "--classes", "-K", type=_integer, required=True, metavar="K",
+        help=f"number of classes, 2..{MAX_CLASSES}",
+    )
+    parser.add_argument(
+        "--features", "-D", type=_integer, default=2, metavar="D",
+        help=f"number of features, 1..{MAX_FEATURES} (default 2)",
+    )
+    parser.add_argument(
+        "--label", "-y", type=_integer, default=0, metavar="Y",
+        help="the sample's true class, 0-based (default 0)",
+    )
+    parser.add_argument(
+        "--steps", action="store_true",
+        help="also verify and print the seed's step-by-step route and the extra facts",
+    )
+    parser.add_argument(
+        "--format", choices=("latex", "json"), default="latex",
+        help="output format (default latex)",
+    )
+    parser.add_argument("--version", action="version", version=f"derive {__version__}")
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv``; return the exit status."""
+    from derive import ModelInputError, softmax_cross_entropy
+    from derive.render import derivation_json
+
+    try:
+        args = build_parser().parse_args(argv)
+        derivation = softmax_cross_entropy(args.classes, features=args.features, label=args.label)
+    except (UsageError, ModelInputError) as error:
+        print(f"derive: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        document = derivation_json(derivation, steps=args.steps)
+        print(json.dumps(document, indent=2))
+        status = document["status"]
+    else:
+        print(derivation.to_latex(steps=args.steps))
+        status = derivation.verify().status if args.steps else _rows_status(derivation)
+    return EXIT_PROVEN if status == "proven" else EXIT_NOT_PROVEN
+
+
+def _rows_status(derivation) -> str:
+    return "proven" if all(derivation.row_verdicts) else "not proven"
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(run())

@@ -1,0 +1,152 @@
+"""A derivation: the model, SymPy's gradient, the closed form and their verdicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import sympy
+from sympy import Expr, Matrix
+
+from derive.model import SoftmaxModel
+from derive.steps import FACTS, STEPS, Step
+from derive.verify import DEFAULT_TIME_LIMIT, Verdict, verify_identity
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """A step of the route (or an extra fact) with the verifier's verdict."""
+
+    step: Step
+    verdict: Verdict
+
+    @property
+    def status(self) -> str:
+        return self.verdict.status
+
+
+@dataclass(frozen=True)
+class DerivationVerdict:
+    """Verdicts for every gradient row, every step and every extra fact."""
+
+    rows: tuple[Verdict, ...]
+    steps: tuple[StepResult, ...]
+    facts: tuple[StepResult, ...]
+
+    @property
+    def status(self) -> str:
+        statuses = [v.status for v in self.rows]
+        statuses += [s.status for s in self.steps + self.facts]
+        for status in ("refuted", "unproven"):
+            if status in statuses:
+                return status
+        return "proven"
+
+    def __bool__(self) -> bool:
+        return self.status == "proven"
+
+    def summary(self) -> str:
+        """One line, e.g. ``proven: 3 of 3 rows, 7 of 7 steps, 3 of 3 facts``."""
+
+        def count(results) -> str:
+            return f"{sum(r.status == 'proven' for r in results)} of {len(results)}"
+
+        return (
+            f"{self.status}: {count(self.rows)} rows, {count(self.steps)} steps, "
+            f"{count(self.facts)} facts proven"
+        )
+
+
+class SoftmaxCrossEntropy:
+    """The softmax cross-entropy derivation for one ``(K, D, y)``.
+
+    Build it with :func:`derive.softmax_cross_entropy`.  ``gradient(m)`` is
+    SymPy's own derivative of :attr:`loss`; ``closed_form(m)`` is the formula
+    being checked against it.
+
+    Examples
+    --------
+    >>> import derive
+    >>> d = derive.softmax_cross_entropy(classes=2, features=1, label=1)
+    >>> d.verify().status
+    'proven'
+    """
+
+    def __init__(self, model: SoftmaxModel, time_limit: float = DEFAULT_TIME_LIMIT):
+        self.model = model
+        self.time_limit = time_limit
+        self._gradients: dict[int, Matrix] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"softmax_cross_entropy(classes={self.classes}, "
+            f"features={self.features}, label={self.label})"
+        )
+
+    classes = property(lambda self: self.model.classes)
+    features = property(lambda self: self.model.features)
+    label = property(lambda self: self.model.label)
+    weights = property(lambda self: self.model.weights)
+    x = property(lambda self: self.model.x)
+    scores = property(lambda self: self.model.scores)
+    probabilities = property(lambda self: self.model.probabilities)
+    loss = property(lambda self: self.model.loss)
+
+    def gradient(self, m: int) -> Matrix:
+        """SymPy's derivative ``dL/dw_m`` of the loss, a 1 x D Matrix."""
+        self._check_row(m)
+        if m not in self._gradients:
+            row = self.weights.row(m)
+            self._gradients[m] = Matrix([[sympy.diff(self.loss, w) for w in row]])
+        return self._gradients[m]
+
+    def closed_form(self, m: int) -> Matrix:
+        """The claimed ``(p_m - 1[m = y]) x^T``, a 1 x D Matrix."""
+        self._check_row(m)
+        return (self.probabilities[m] - self.model.indicator(m)) * self.x.T
+
+    def closed_form_matrix(self) -> Matrix:
+        """All K closed-form rows stacked, K x D."""
+        return Matrix.vstack(*[self.closed_form(m) for m in range(self.classes)])
+
+    def closed_form_display(self, m: int) -> Expr:
+        """The closed form of row m in the printed notation, ``(p_m - [m=y]) x^T``."""
+        self._check_row(m)
+        p = self.model.probability_symbols[m]
+        return sympy.MatMul(p - self.model.indicator(m), sympy.MatrixSymbol("x", self.features, 1).T)
+
+    @cached_property
+    def row_verdicts(self) -> tuple[Verdict, ...]:
+        """The verifier's verdict on each row: SymPy's gradient vs the closed form."""
+        return tuple(
+            verify_identity(self.gradient(m), self.closed_form(m), time_limit=self.time_limit)
+            for m in range(self.classes)
+        )
+
+    @cached_property
+    def steps(self) -> tuple[StepResult, ...]:
+        """The seed's route, each step with its verdict."""
+        return tuple(self._check(step) for step in STEPS)
+
+    @cached_property
+    def facts(self) -> tuple[StepResult, ...]:
+        """The extra facts (rows sum to zero, descent), each with its verdict."""
+        return tuple(self._check(step) for step in FACTS)
+
+    def verify(self) -> DerivationVerdict:
+        """Verify every row, every step and every extra fact."""
+        return DerivationVerdict(self.row_verdicts, self.steps, self.facts)
+
+    def to_latex(self, steps: bool = False) -> str:
+        """An ``align*`` block: the loss and each row's gradient, with verdicts."""
+        from derive.render import derivation_latex
+
+        return derivation_latex(self, steps=steps)
+
+    def _check(self, step: Step) -> StepResult:
+        truths, claims = step.build(self)
+        return StepResult(step, verify_identity(truths, claims, time_limit=self.time_limit))
+
+    def _check_row(self, m) -> None:
+        if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < self.classes:
+            raise IndexError(f"row must be an integer in 0..{self.classes - 1}, got {m!r}")

@@ -1,0 +1,126 @@
+"""Print a derivation and its verdicts as LaTeX or as a JSON-ready dict."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sympy
+from sympy import Add, latex
+
+from derive.verify import Verdict
+
+if TYPE_CHECKING:
+    from derive.derivation import SoftmaxCrossEntropy, StepResult
+
+
+def loss_latex(d: "SoftmaxCrossEntropy") -> str:
+    """The loss in score notation, ``-\\log(e^{f_y} / \\sum_j e^{f_j})``."""
+    f = d.model.score_symbols
+    return latex(-sympy.log(sympy.exp(f[d.label]) / Add(*[sympy.exp(fj) for fj in f])))
+
+
+def row_latex(d: "SoftmaxCrossEntropy", m: int) -> str:
+    """Row m of the gradient in closed form, e.g. ``\\left(p_{0} - 1\\right) x^{T}``."""
+    return latex(d.closed_form_display(m))
+
+
+def row_lhs_latex(m: int) -> str:
+    return rf"\frac{{\partial L}}{{\partial w_{{{m}}}}}"
+
+
+def verdict_comment(verdict: Verdict) -> str:
+    return str(verdict).replace("\n", " ")
+
+
+def derivation_latex(d: "SoftmaxCrossEntropy", steps: bool = False) -> str:
+    """The derivation as an ``align*`` block; verdicts on ``%`` comment lines.
+
+    Examples
+    --------
+    >>> import derive
+    >>> print(derive.softmax_cross_entropy(2, features=1).to_latex())  # doctest: +ELLIPSIS
+    % derive: softmax cross-entropy, K = 2 classes, D = 1 feature, label y = 0
+    ...
+    \\frac{\\partial L}{\\partial w_{1}} &= p_{1} x^{T}
+    \\end{align*}
+    """
+    verdict = d.verify() if steps else None
+    rows = d.row_verdicts
+    status = verdict.summary() if verdict else _rows_summary(rows)
+    lines = [
+        f"% derive: softmax cross-entropy, K = {d.classes} classes, "
+        f"D = {d.features} feature{'s' if d.features != 1 else ''}, label y = {d.label}",
+        f"% status: {status}",
+        r"\begin{align*}",
+        rf"f_j &= w_j \cdot x, \qquad p_j = \frac{{e^{{f_j}}}}{{\sum_{{k=0}}^{{{d.classes - 1}}} e^{{f_k}}}} \\",
+        rf"L &= {loss_latex(d)} \\",
+    ]
+    if steps:
+        for kind, results in (("step", d.steps), ("fact", d.facts)):
+            for number, result in enumerate(results, start=1):
+                lines.append(f"% {kind} {number}, {_title(result)}: {verdict_comment(result.verdict)}")
+                lines.append(_aligned(result.step.latex) + r" \\")
+    for m, row_verdict in enumerate(rows):
+        lines.append(f"% row {m}: {verdict_comment(row_verdict)}")
+        ending = r" \\" if m < d.classes - 1 else ""
+        lines.append(f"{row_lhs_latex(m)} &= {row_latex(d, m)}{ending}")
+    lines.append(r"\end{align*}")
+    return "\n".join(lines)
+
+
+def derivation_json(d: "SoftmaxCrossEntropy", steps: bool = False) -> dict:
+    """The derivation and its verdicts as a JSON-ready dict."""
+    from derive import __version__
+
+    rows = d.row_verdicts
+    document = {
+        "status": d.verify().status if steps else _rows_status(rows),
+        "classes": d.classes,
+        "features": d.features,
+        "label": d.label,
+        "loss": loss_latex(d),
+        "rows": [
+            {
+                "row": m,
+                "status": verdict.status,
+                "latex": f"{row_lhs_latex(m)} = {row_latex(d, m)}",
+                "detail": verdict_comment(verdict),
+            }
+            for m, verdict in enumerate(rows)
+        ],
+    }
+    if steps:
+        document["steps"] = [_result_json(result) for result in d.steps]
+        document["facts"] = [_result_json(result) for result in d.facts]
+    document["version"] = __version__
+    return document
+
+
+def _result_json(result: "StepResult") -> dict:
+    return {
+        "name": result.step.name,
+        "scope": result.step.scope,
+        "status": result.status,
+        "latex": result.step.latex,
+        "detail": verdict_comment(result.verdict),
+    }
+
+
+def _title(result: "StepResult") -> str:
+    scope = f" ({result.step.scope})" if result.step.scope else ""
+    return result.step.name + scope
+
+
+def _aligned(statement: str) -> str:
+    lhs, rhs = statement.split(" = ", 1)
+    return f"{lhs} &= {rhs}"
+
+
+def _rows_status(rows: tuple[Verdict, ...]) -> str:
+    statuses = {verdict.status for verdict in rows}
+    return next((s for s in ("refuted", "unproven") if s in statuses), "proven")
+
+
+def _rows_summary(rows: tuple[Verdict, ...]) -> str:
+    proven = sum(bool(verdict) for verdict in rows)
+    return f"{_rows_status(rows)}: {proven} of {len(rows)} rows proven"
