@@ -2,7 +2,7 @@
 
 from derive.derivation import DerivationVerdict, SoftmaxCrossEntropy, StepResult
 from derive.model import MAX_CLASSES, MAX_FEATURES, ModelInputError, softmax_cross_entropy
-from derive.verify import Counterexample, Verdict, VerificationInputError, verify, verify_identity
+from derive.verifier import Counterexample, Verdict, VerificationInputError, verify, verify_identity
 
 __version__ = "0.1.0"
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 EXIT_PROVEN, EXIT_NOT_PROVEN, EXIT_BAD_INPUT = 0, 1, 2
+MAX_DIGITS = 100  # longer "integers" are rejected before int() sees them
 
 
 class UsageError(Exception):
@@ -27,7 +28,7 @@ def _integer(text: str) -> int:
     """Parse a plain decimal integer (no eval, no underscores, no floats)."""
     stripped = text.strip()
     digits = stripped[1:] if stripped[:1] in "+-" else stripped
-    if not digits.isascii() or not digits.isdigit() or len(digits) > 12:
+    if not digits.isascii() or not digits.isdigit() or len(digits) > MAX_DIGITS:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
     return int(stripped)
 

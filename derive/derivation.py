@@ -10,7 +10,7 @@ from sympy import Expr, Matrix
 
 from derive.model import SoftmaxModel
 from derive.steps import FACTS, STEPS, Step
-from derive.verify import DEFAULT_TIME_LIMIT, Verdict, verify_identity
+from derive.verifier import DEFAULT_TIME_LIMIT, Verdict, verify_identity
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,14 @@ class DerivationVerdict:
         return self.status == "proven"
 
     def summary(self) -> str:
-        """One line, e.g. ``proven: 3 of 3 rows, 7 of 7 steps, 3 of 3 facts``."""
+        """One line, e.g. ``proven (3 of 3 rows, 7 of 7 steps, 3 of 3 facts proven)``."""
 
         def count(results) -> str:
             return f"{sum(r.status == 'proven' for r in results)} of {len(results)}"
 
         return (
-            f"{self.status}: {count(self.rows)} rows, {count(self.steps)} steps, "
-            f"{count(self.facts)} facts proven"
+            f"{self.status} ({count(self.rows)} rows, {count(self.steps)} steps, "
+            f"{count(self.facts)} facts proven)"
         )
 
 

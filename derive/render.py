@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import sympy
 from sympy import Add, latex
 
-from derive.verify import Verdict
+from derive.verifier import Verdict
 
 if TYPE_CHECKING:
     from derive.derivation import SoftmaxCrossEntropy, StepResult
@@ -50,7 +50,7 @@ def derivation_latex(d: "SoftmaxCrossEntropy", steps: bool = False) -> str:
     lines = [
         f"% derive: softmax cross-entropy, K = {d.classes} classes, "
         f"D = {d.features} feature{'s' if d.features != 1 else ''}, label y = {d.label}",
-        f"% status: {status}",
+        f"% verdict: {status}",
         r"\begin{align*}",
         rf"f_j &= w_j \cdot x, \qquad p_j = \frac{{e^{{f_j}}}}{{\sum_{{k=0}}^{{{d.classes - 1}}} e^{{f_k}}}} \\",
         rf"L &= {loss_latex(d)} \\",
@@ -78,6 +78,7 @@ def derivation_json(d: "SoftmaxCrossEntropy", steps: bool = False) -> dict:
         "classes": d.classes,
         "features": d.features,
         "label": d.label,
+        "summary": d.verify().summary() if steps else _rows_summary(rows),
         "loss": loss_latex(d),
         "rows": [
             {
@@ -123,4 +124,4 @@ def _rows_status(rows: tuple[Verdict, ...]) -> str:
 
 def _rows_summary(rows: tuple[Verdict, ...]) -> str:
     proven = sum(bool(verdict) for verdict in rows)
-    return f"{_rows_status(rows)}: {proven} of {len(rows)} rows proven"
+    return f"{_rows_status(rows)} ({proven} of {len(rows)} rows proven)"

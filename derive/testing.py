@@ -10,7 +10,7 @@ Examples
 
 from __future__ import annotations
 
-from derive.verify import DEFAULT_TIME_LIMIT, verify
+from derive.verifier import DEFAULT_TIME_LIMIT, verify
 
 
 def assert_gradient(loss, wrt, claim, *, time_limit: float = DEFAULT_TIME_LIMIT) -> None:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 import mpmath
@@ -291,7 +292,10 @@ def _evaluate(function, arguments: Sequence[Rational], digits: int):
 def _search_counterexample(index: int, true: Expr, claimed: Expr, points: int, rng: random.Random):
     """Return (counterexample or None, agreeing points, undefined points)."""
     symbols = sorted(true.free_symbols | claimed.free_symbols, key=lambda s: s.name)
-    function = sympy.lambdify(symbols, [true, claimed], modules="mpmath")
+    try:
+        function = sympy.lambdify(symbols, [true, claimed], modules="mpmath")
+    except Exception:  # e.g. ComplexInfinity or a function mpmath lacks: no evidence
+        return None, 0, points
     agreeing = undefined = 0
     for _ in range(points):
         point = [_sample(symbol, rng) for symbol in symbols]
@@ -390,9 +394,11 @@ def verify(
     >>> verdict.status, verdict.failures[0].index
     ('refuted', 0)
     """
+    if isinstance(loss, (sympy.MatrixBase, sympy.MatrixExpr, list, tuple)):
+        raise VerificationInputError(
+            f"loss must be a scalar SymPy expression, got {type(loss).__name__}"
+        )
     loss = _as_expr(loss, "loss")
-    if not getattr(loss, "is_commutative", False) or getattr(loss, "is_Matrix", False):
-        raise VerificationInputError("loss must be a scalar SymPy expression")
     variables = _flatten(wrt)
     for variable in variables:
         if not isinstance(variable, Symbol):
@@ -470,8 +476,9 @@ def _check_budget(time_limit: float, points: int) -> None:
 
 
 def _short(value) -> str:
+    """A readable number: exact decimals for our sample points, 17 digits otherwise."""
     if isinstance(value, sympy.Rational):
-        return str(sympy.Float(value, 4)) if value.q != 1 else str(value)
+        return str(Decimal(int(value.p)) / Decimal(int(value.q)))
     if isinstance(value, sympy.Basic) and value.is_Number:
         return str(sympy.Float(value, 17))
     return str(value)
