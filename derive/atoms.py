@@ -34,11 +34,17 @@ def freeze_atoms(expr: Expr, *, split_exponentials: bool = False) -> Expr:
     >>> cancel(freeze_atoms(exp(2 * f) * exp(-f) - exp(f)))
     0
     """
-    return _Freezer(split_exponentials).freeze(expr)
+    return AtomFreezer(split_exponentials).freeze(expr)
 
 
-class _Freezer:
-    def __init__(self, split_exponentials: bool):
+class AtomFreezer:
+    """Freezes many expressions with one consistent table of atoms.
+
+    Reusing one freezer across related expressions (the entries of one
+    gradient) shares the work on common subterms such as the softmax sum.
+    """
+
+    def __init__(self, split_exponentials: bool = False):
         self.split_exponentials = split_exponentials
         self.symbols: dict[Expr, Dummy] = {}
         self.memo: dict[Expr, Expr] = {}
@@ -56,8 +62,14 @@ class _Freezer:
         return frozen
 
     def _freeze(self, expr: Expr) -> Expr:
-        if expr.is_Symbol or expr.is_Number:
+        if expr.is_Symbol or expr.is_Rational:
             return expr
+        if expr.is_Float:
+            return Rational(expr)  # the float's exact binary value
+        if expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            raise ValueError(f"not a finite expression: {expr}")
+        if expr.is_Atom:
+            return self.symbol_for(expr)  # pi, E, I, ...: independent symbols (sound)
         if isinstance(expr, (Add, Mul)):
             return expr.func(*[self.freeze(arg) for arg in expr.args])
         if isinstance(expr, Pow):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sympy
-from sympy import Add, Expr, KroneckerDelta, Symbol
+from sympy import Add, Expr, KroneckerDelta, Matrix, Symbol
 
 if TYPE_CHECKING:
     from derive.derivation import SoftmaxCrossEntropy
@@ -42,6 +42,11 @@ def _softmax_in_scores(d: "SoftmaxCrossEntropy", j: int) -> Expr:
 
 def _at_model_scores(d: "SoftmaxCrossEntropy", expr: Expr) -> Expr:
     return expr.xreplace(dict(zip(d.model.score_symbols, d.scores)))
+
+
+def _log_sum_exp_form(d: "SoftmaxCrossEntropy") -> Pairs:
+    log_sum_exp = -d.scores[d.label] + sympy.log(d.model.partition)
+    return [d.loss, d.differentiated_loss], [log_sum_exp, log_sum_exp]
 
 
 def _minus_log(d: "SoftmaxCrossEntropy") -> Pairs:
@@ -112,33 +117,51 @@ def _rows_sum_to_zero(d: "SoftmaxCrossEntropy") -> Pairs:
 
 
 def _descent_moves_scores(d: "SoftmaxCrossEntropy") -> Pairs:
+    """The step ``w_m <- w_m - eta (p_m - 1[m = y]) x`` moves ``f_j`` by ``-eta (p_j - 1[j = y]) |x|^2``.
+
+    The p_m are free symbols here: the identity holds whatever their values,
+    so in particular at the softmax probabilities.
+    """
     eta = Symbol("eta", positive=True)
-    stepped = d.weights - eta * d.closed_form_matrix()
+    p = d.model.probability_symbols
+    coefficients = Matrix([p[m] - d.model.indicator(m) for m in range(d.classes)])
+    stepped = d.weights - eta * coefficients * d.x.T
     x_squared = Add(*[xk**2 for xk in d.x])
-    truths, claims = [], []
-    for j in range(d.classes):
-        truths.append(d.model.score(stepped.row(j)) - d.scores[j])
-        claims.append(-eta * (d.probabilities[j] - d.model.indicator(j)) * x_squared)
-    return truths, claims
+    truths = [d.model.score(stepped.row(j)) - d.scores[j] for j in range(d.classes)]
+    return truths, [-eta * coefficients[j] * x_squared for j in range(d.classes)]
 
 
 def _descent_lowers_loss(d: "SoftmaxCrossEntropy") -> Pairs:
-    eta = Symbol("eta", positive=True)
-    direction = sympy.Matrix(
-        d.classes, d.features, lambda m, k: Symbol(f"g_{{{m},{k}}}", real=True)
+    """The loss's slope along that step is ``-|x|^2 sum_m (p_m - 1[m = y])^2``.
+
+    Two entries, since L depends on W only through the scores f:
+    the slope of L along any score direction ``delta`` is
+    ``sum_j delta_j (p_j - 1[j = y])`` (SymPy's diff of the loss in scores),
+    and with the step's direction ``delta_j = -c (p_j - 1[j = y])``, ``c = |x|^2``,
+    that sum is ``-c sum_j (p_j - 1[j = y])^2``.
+    """
+    y, f, p = d.label, d.model.score_symbols, d.model.probability_symbols
+    eta, c = Symbol("eta", positive=True), Symbol("c", positive=True)
+    delta = [Symbol(f"delta_{j}", real=True) for j in range(d.classes)]
+    loss = -sympy.log(_softmax_in_scores(d, y))
+    moved = loss.xreplace({fj: fj + eta * dj for fj, dj in zip(f, delta)})
+    slope = sympy.diff(moved, eta).xreplace({eta: 0})
+    gradient_in_scores = [_softmax_in_scores(d, j) - KroneckerDelta(j, y) for j in range(d.classes)]
+    along_step = [p[j] - KroneckerDelta(j, y) for j in range(d.classes)]
+    return (
+        [slope, Add(*[-c * a * a for a in along_step])],
+        [Add(*[dj * g for dj, g in zip(delta, gradient_in_scores)]), -c * Add(*[a**2 for a in along_step])],
     )
-    stepped = dict(zip(d.weights, d.weights - eta * direction))
-    slope = sympy.diff(d.loss.xreplace(stepped), eta).xreplace({eta: 0})
-    slope = slope.xreplace(dict(zip(direction, d.closed_form_matrix())))
-    x_squared = Add(*[xk**2 for xk in d.x])
-    claim = -x_squared * Add(
-        *[(d.probabilities[m] - d.model.indicator(m)) ** 2 for m in range(d.classes)]
-    )
-    return [slope], [claim]
 
 
 #: The seed's route, in order (NOTATION.md, "The seed's route").
 STEPS: tuple[Step, ...] = (
+    Step(
+        "log-sum-exp form",
+        r"-\log \frac{e^{f_y}}{\sum_k e^{f_k}} = -f_y + \log \sum_k e^{f_k}",
+        "",
+        _log_sum_exp_form,
+    ),
     Step(
         "chain rule",
         r"\frac{\partial L}{\partial w_m} = \frac{\partial L}{\partial p_y}"

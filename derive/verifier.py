@@ -34,7 +34,8 @@ import mpmath
 import sympy
 from sympy import Expr, Rational, Symbol
 
-from derive.atoms import freeze_atoms
+from derive.atoms import AtomFreezer
+from derive.rational import is_zero_rational
 
 Status = Literal["proven", "refuted", "unproven"]
 
@@ -153,38 +154,44 @@ class Verdict:
 # --- proof strategies, cheapest first -------------------------------------
 
 
-def _is_identical(difference: Expr) -> bool:
+def _is_identical(difference: Expr, search: "_ProofSearch") -> bool:
     return difference == 0
 
 
-def _is_rational_zero(difference: Expr) -> bool:
+def _is_rational_zero(difference: Expr, search: "_ProofSearch") -> bool:
     """Zero as a rational function of its exponentials and other atoms."""
-    return sympy.cancel(freeze_atoms(difference)) == 0
+    return is_zero_rational(search.freezer.freeze(difference))
 
 
-def _is_exp_log_zero(difference: Expr) -> bool:
+def _is_log_expanded_zero(difference: Expr, search: "_ProofSearch") -> bool:
+    """Zero once SymPy expands logarithms of products (where that is valid)."""
+    return sympy.expand_log(difference) == 0
+
+
+def _is_exp_log_zero(difference: Expr, search: "_ProofSearch") -> bool:
     """Zero after expanding logarithms and splitting exponentials of sums."""
     expanded = sympy.expand_log(difference)
-    return sympy.cancel(freeze_atoms(expanded, split_exponentials=True)) == 0
+    return is_zero_rational(search.splitting_freezer.freeze(expanded))
 
 
-def _is_simplify_zero(difference: Expr) -> bool:
+def _is_simplify_zero(difference: Expr, search: "_ProofSearch") -> bool:
     return sympy.simplify(difference) == 0
 
 
 #: (name, test, needs_interrupt): the proof ladder.  A strategy that needs an
 #: interrupt can run for long; it is tried only where the time limit can stop it.
-PROOF_STRATEGIES: tuple[tuple[str, Callable[[Expr], bool], bool], ...] = (
+PROOF_STRATEGIES: tuple[tuple[str, Callable[[Expr, "_ProofSearch"], bool], bool], ...] = (
     ("identical", _is_identical, False),
     ("rational", _is_rational_zero, False),
+    ("log-expand", _is_log_expanded_zero, False),
     ("exp-log", _is_exp_log_zero, False),
     ("simplify", _is_simplify_zero, True),
 )
-_CHEAP = 2  # strategies before this index run before the counterexample search
+_CHEAP = 3  # strategies before this index run before the counterexample search
 
 
-class _OutOfTime(Exception):
-    pass
+class _OutOfTime(BaseException):
+    """Raised by the alarm; a BaseException so that SymPy's ``except Exception`` can't swallow it."""
 
 
 def _can_interrupt() -> bool:
@@ -217,6 +224,8 @@ class _ProofSearch:
     def __init__(self, time_limit: float):
         self.deadline = time.monotonic() + time_limit
         self.interruptible = _can_interrupt()
+        self.freezer = AtomFreezer()
+        self.splitting_freezer = AtomFreezer(split_exponentials=True)
 
     def prove(self, difference: Expr, strategies) -> str | None:
         for name, test, needs_interrupt in strategies:
@@ -226,16 +235,19 @@ class _ProofSearch:
             if not self.interruptible:
                 if needs_interrupt:
                     continue
-                if test(difference):
-                    return name
+                try:
+                    if test(difference, self):
+                        return name
+                except Exception:
+                    pass
                 continue
             try:
                 with _interrupt_after(remaining):
-                    if test(difference):
+                    if test(difference, self):
                         return name
             except _OutOfTime:
                 return None
-            except (sympy.PolynomialError, sympy.polys.polyerrors.PolificationFailed):
+            except Exception:  # a strategy that fails has simply not proven it
                 continue
         return None
 

@@ -29,9 +29,14 @@ def test_loss_is_minus_log_softmax_of_the_label(d):
 
 
 def test_gradient_is_sympys_own_diff(d):
+    assert d.differentiated_loss == sympy.expand_log(d.loss)
+    assert d.differentiated_loss == -d.scores[1] + log(d.model.partition)
     for m in range(3):
-        expected = Matrix([[sympy.diff(d.loss, w) for w in d.weights.row(m)]])
+        expected = Matrix([[sympy.diff(d.differentiated_loss, w) for w in d.weights.row(m)]])
         assert d.gradient(m) == expected
+        # and it is the derivative of the loss as written, not just of its rewrite
+        direct = Matrix([[sympy.diff(d.loss, w) for w in d.weights.row(m)]])
+        assert derive.verify_identity(direct, d.gradient(m))
 
 
 def test_closed_form_uses_the_indicator(d):

@@ -16,7 +16,7 @@ def d():
 
 def test_route_follows_notation_md():
     assert [s.name for s in STEPS] == [
-        "chain rule", "log derivative", "score derivative", "quotient rule",
+        "log-sum-exp form", "chain rule", "log derivative", "score derivative", "quotient rule",
         "case m != y", "case m = y", "combine",
     ]
     assert [s.name for s in FACTS] == ["rows sum to zero", "descent moves scores", "descent lowers loss"]
