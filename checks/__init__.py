@@ -1,4 +1,4 @@
-"""checks: numeric cross-checks of a derivation's gradient (float64 differences, mpmath reference)."""
+"""checks: numeric cross-checks of a derivation's gradient (finite differences, mpmath)."""
 
 from checks.compare import Comparison, relative_error
 from checks.cross_check import cross_check

@@ -17,8 +17,9 @@ def central_difference(function: ScalarFunction, at: np.ndarray, step: float) ->
 
     Examples
     --------
-    >>> gradient = central_difference(lambda a: float(np.exp(a).sum()), np.array([0.0, 1.0]), 6e-6)
-    >>> bool(np.allclose(gradient, np.exp([0.0, 1.0]), rtol=1e-9, atol=0))
+    >>> at = np.array([0.0, 1.0])
+    >>> gradient = central_difference(lambda a: float(np.exp(a).sum()), at, 6e-6)
+    >>> bool(np.allclose(gradient, np.exp(at), rtol=1e-9, atol=0))
     True
     """
     return _differences(function, at, step, lambda up, down: (up - down) / (2 * step), central=True)
@@ -29,8 +30,9 @@ def forward_difference(function: ScalarFunction, at: np.ndarray, step: float) ->
 
     Examples
     --------
-    >>> gradient = forward_difference(lambda a: float(np.exp(a).sum()), np.array([0.0, 1.0]), 1.5e-8)
-    >>> bool(np.allclose(gradient, np.exp([0.0, 1.0]), rtol=1e-6, atol=0))
+    >>> at = np.array([0.0, 1.0])
+    >>> gradient = forward_difference(lambda a: float(np.exp(a).sum()), at, 1.5e-8)
+    >>> bool(np.allclose(gradient, np.exp(at), rtol=1e-6, atol=0))
     True
     """
     return _differences(function, at, step, lambda up, here: (up - here) / step, central=False)
