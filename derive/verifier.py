@@ -43,6 +43,9 @@ Status = Literal["proven", "refuted", "unproven"]
 DEFAULT_TIME_LIMIT = 10.0
 #: Default number of random points tried when looking for a counterexample.
 DEFAULT_POINTS = 6
+#: The counterexample search of an entry gets at least this many seconds,
+#: even when the proof search has used up ``time_limit``.
+SEARCH_FLOOR = 2.0
 
 #: Working precision (significant digits) of the counterexample search, and
 #: the higher precision at which a candidate counterexample is confirmed.
@@ -98,11 +101,14 @@ class EntryVerdict:
             return f"proven ({self.strategy})"
         if self.status == "refuted":
             return f"refuted: {self.counterexample}"
-        return (
-            f"unproven: no proof within the time limit; the two sides agreed to "
-            f"{SEARCH_DIGITS} digits at {self.agreeing_points} random points"
-            + (f" ({self.undefined_points} points undefined)" if self.undefined_points else "")
+        evidence = (
+            f"the two sides agreed to {SEARCH_DIGITS} digits at {self.agreeing_points} random points"
+            if self.agreeing_points
+            else "no numeric evidence either"
         )
+        if self.undefined_points:
+            evidence += f" ({self.undefined_points} points undefined)"
+        return f"unproven: no proof within the time limit; {evidence}"
 
 
 @dataclass(frozen=True)
@@ -154,33 +160,33 @@ class Verdict:
 # --- proof strategies, cheapest first -------------------------------------
 
 
-def _is_identical(difference: Expr, search: "_ProofSearch") -> bool:
+def _is_identical(difference: Expr, search: "_Search") -> bool:
     return difference == 0
 
 
-def _is_rational_zero(difference: Expr, search: "_ProofSearch") -> bool:
+def _is_rational_zero(difference: Expr, search: "_Search") -> bool:
     """Zero as a rational function of its exponentials and other atoms."""
     return is_zero_rational(search.freezer.freeze(difference))
 
 
-def _is_log_expanded_zero(difference: Expr, search: "_ProofSearch") -> bool:
+def _is_log_expanded_zero(difference: Expr, search: "_Search") -> bool:
     """Zero once SymPy expands logarithms of products (where that is valid)."""
     return sympy.expand_log(difference) == 0
 
 
-def _is_exp_log_zero(difference: Expr, search: "_ProofSearch") -> bool:
+def _is_exp_log_zero(difference: Expr, search: "_Search") -> bool:
     """Zero after expanding logarithms and splitting exponentials of sums."""
     expanded = sympy.expand_log(difference)
     return is_zero_rational(search.splitting_freezer.freeze(expanded))
 
 
-def _is_simplify_zero(difference: Expr, search: "_ProofSearch") -> bool:
+def _is_simplify_zero(difference: Expr, search: "_Search") -> bool:
     return sympy.simplify(difference) == 0
 
 
 #: (name, test, needs_interrupt): the proof ladder.  A strategy that needs an
 #: interrupt can run for long; it is tried only where the time limit can stop it.
-PROOF_STRATEGIES: tuple[tuple[str, Callable[[Expr, "_ProofSearch"], bool], bool], ...] = (
+PROOF_STRATEGIES: tuple[tuple[str, Callable[[Expr, "_Search"], bool], bool], ...] = (
     ("identical", _is_identical, False),
     ("rational", _is_rational_zero, False),
     ("log-expand", _is_log_expanded_zero, False),
@@ -218,8 +224,15 @@ def _interrupt_after(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-class _ProofSearch:
-    """Runs proof strategies against one shared deadline."""
+_TIMED_OUT = object()
+
+
+class _Search:
+    """The proof and counterexample searches of one call, sharing one deadline.
+
+    Off the main thread nothing can be interrupted: cheap strategies still run
+    (each is polynomial in the expression's size), ``simplify`` does not.
+    """
 
     def __init__(self, time_limit: float):
         self.deadline = time.monotonic() + time_limit
@@ -227,29 +240,45 @@ class _ProofSearch:
         self.freezer = AtomFreezer()
         self.splitting_freezer = AtomFreezer(split_exponentials=True)
 
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def bounded(self, seconds: float, function, *args):
+        """``function(*args)``, or ``_TIMED_OUT`` once ``seconds`` have passed."""
+        if seconds <= 0:
+            return _TIMED_OUT
+        if not self.interruptible:
+            return function(*args)
+        try:
+            with _interrupt_after(seconds):
+                return function(*args)
+        except _OutOfTime:
+            return _TIMED_OUT
+
     def prove(self, difference: Expr, strategies) -> str | None:
+        """The name of the first strategy that proves ``difference == 0``, if any."""
         for name, test, needs_interrupt in strategies:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            if not self.interruptible:
-                if needs_interrupt:
-                    continue
-                try:
-                    if test(difference, self):
-                        return name
-                except Exception:
-                    pass
+            if needs_interrupt and not self.interruptible:
                 continue
-            try:
-                with _interrupt_after(remaining):
-                    if test(difference, self):
-                        return name
-            except _OutOfTime:
+            outcome = self.bounded(self.remaining(), _attempt, test, difference, self)
+            if outcome is _TIMED_OUT:
                 return None
-            except Exception:  # a strategy that fails has simply not proven it
-                continue
+            if outcome:
+                return name
         return None
+
+    def find_counterexample(self, index, true, claimed, points, rng):
+        """The counterexample search, given at least SEARCH_FLOOR seconds."""
+        seconds = max(self.remaining(), SEARCH_FLOOR)
+        outcome = self.bounded(seconds, _search_counterexample, index, true, claimed, points, rng)
+        return (None, 0, 0) if outcome is _TIMED_OUT else outcome
+
+
+def _attempt(test, difference: Expr, search: _Search) -> bool:
+    try:
+        return bool(test(difference, search))
+    except Exception:  # a strategy that fails has simply not proven it
+        return False
 
 
 # --- counterexample search --------------------------------------------------
@@ -372,7 +401,7 @@ def verify_identity(
             f"{len(truths)} true values but {len(claims)} claimed values; they must pair up"
         )
     _check_budget(time_limit, points)
-    search = _ProofSearch(time_limit)
+    search = _Search(time_limit)
     rng = random.Random(seed)
     entries = []
     for index, (true, claimed) in enumerate(zip(truths, claims)):
@@ -426,12 +455,12 @@ def verify(
     return verify_identity(truths, claims, time_limit=time_limit, points=points, seed=seed)
 
 
-def _decide(index, true, claimed, search: _ProofSearch, points, rng) -> EntryVerdict:
+def _decide(index, true, claimed, search: _Search, points, rng) -> EntryVerdict:
     difference = true - claimed
     strategy = search.prove(difference, PROOF_STRATEGIES[:_CHEAP])
     if strategy:
         return EntryVerdict(index, "proven", strategy)
-    counterexample, agreeing, undefined = _search_counterexample(index, true, claimed, points, rng)
+    counterexample, agreeing, undefined = search.find_counterexample(index, true, claimed, points, rng)
     if counterexample is not None:
         return EntryVerdict(index, "refuted", None, counterexample, agreeing, undefined)
     strategy = search.prove(difference, PROOF_STRATEGIES[_CHEAP:])

@@ -213,3 +213,12 @@ def test_strings_are_never_evaluated(tmp_path):
     with pytest.raises(VerificationInputError):
         verify(t**2, [t], [payload])
     assert not canary.exists()
+
+
+def test_counterexample_search_is_bounded_too(monkeypatch):
+    import derive.verifier
+
+    monkeypatch.setattr(derive.verifier, "SEARCH_FLOOR", 0)
+    verdict = verify(exp(t), [t], [t], time_limit=0)  # wrong, but no time to show it
+    assert verdict.status == "unproven"
+    assert "no numeric evidence" in str(verdict)
