@@ -1,7 +1,9 @@
 """The ``derive`` command: parse arguments, print, choose the exit status.
 
-Exit status: 0 when everything printed is proven, 1 when anything is refuted
-or unproven, 2 for bad input (a one-line message on stderr).
+``derive --classes K ...`` prints the verified derivation; ``derive docs ...``
+writes its documentation.  Exit status: 0 when everything is proven, 1 when
+anything is refuted or unproven, 2 for bad input, 3 when the documentation
+could not be written (each error a one-line message on stderr).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-EXIT_PROVEN, EXIT_NOT_PROVEN, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_PROVEN, EXIT_NOT_PROVEN, EXIT_BAD_INPUT, EXIT_NOT_WRITTEN = 0, 1, 2, 3
 MAX_DIGITS = 100  # longer "integers" are rejected before int() sees them
 
 
@@ -40,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="derive",
         description="Verify the softmax cross-entropy gradient dL/dw_m = (p_m - 1[m = y]) x "
         "with SymPy and print it as LaTeX.",
-        epilog="Exit status: 0 all proven, 1 something refuted or unproven, 2 bad input.",
+        epilog="Run 'derive docs --help' for the documentation generator. "
+        "Exit status: 0 all proven, 1 something refuted or unproven, 2 bad input.",
     )
     parser.add_argument(
         "--classes", "-K", type=_integer, required=True, metavar="K",
@@ -66,8 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_docs_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="derive docs",
+        description="Write the documentation of the verified derivation: a Markdown page, "
+        "the same page as one offline HTML file with MathML, and plots. The files are "
+        "written together or not at all, and the same arguments give the same bytes.",
+        epilog="Exit status: 0 written and all proven, 1 written but something not proven, "
+        "2 bad input, 3 not written.",
+    )
+    parser.add_argument("--classes", "-K", type=_integer, default=3, metavar="K", help="default 3")
+    parser.add_argument("--features", "-D", type=_integer, default=2, metavar="D", help="default 2")
+    parser.add_argument("--label", "-y", type=_integer, default=0, metavar="Y", help="default 0")
+    parser.add_argument("--out", default="docs", metavar="DIR", help="output folder (default docs)")
+    return parser
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv``; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["docs"]:
+        return run_docs(argv[1:])
     from derive import ModelInputError, softmax_cross_entropy
     from derive.render import derivation_json
 
@@ -85,6 +107,29 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(derivation.to_latex(steps=args.steps))
         status = derivation.verify().status if args.steps else _rows_status(derivation)
     return EXIT_PROVEN if status == "proven" else EXIT_NOT_PROVEN
+
+
+def run_docs(argv: Sequence[str]) -> int:
+    """``derive docs``: write the documentation; return the exit status."""
+    from derive import ModelInputError, softmax_cross_entropy
+
+    try:
+        args = build_docs_parser().parse_args(argv)
+        derivation = softmax_cross_entropy(args.classes, features=args.features, label=args.label)
+    except (UsageError, ModelInputError) as error:
+        print(f"derive docs: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        from publish import write_docs
+
+        paths = write_docs(args.out, args.classes, args.features, args.label)
+    except Exception as error:  # one line, no traceback; nothing was changed on disk
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        print(f"derive docs: error: nothing written to {args.out}: {reason}", file=sys.stderr)
+        return EXIT_NOT_WRITTEN
+    for path in paths:
+        print(path)
+    return EXIT_PROVEN if derivation.verify() else EXIT_NOT_PROVEN
 
 
 def _rows_status(derivation) -> str:

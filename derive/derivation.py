@@ -45,16 +45,21 @@ class DerivationVerdict:
     def __bool__(self) -> bool:
         return self.status == "proven"
 
-    def summary(self) -> str:
-        """One line, e.g. ``proven (3 of 3 rows, 7 of 7 steps, 3 of 3 facts proven)``."""
+    def _repr_latex_(self) -> str:
+        return rf"$\text{{{self.summary()}}}$"
+
+    @property
+    def counts(self) -> str:
+        """How many of each kind were proven, e.g. ``3 of 3 rows, 8 of 8 steps, 3 of 3 facts proven``."""
 
         def count(results) -> str:
             return f"{sum(r.status == 'proven' for r in results)} of {len(results)}"
 
-        return (
-            f"{self.status} ({count(self.rows)} rows, {count(self.steps)} steps, "
-            f"{count(self.facts)} facts proven)"
-        )
+        return f"{count(self.rows)} rows, {count(self.steps)} steps, {count(self.facts)} facts proven"
+
+    def summary(self) -> str:
+        """One line, e.g. ``proven (3 of 3 rows, 8 of 8 steps, 3 of 3 facts proven)``."""
+        return f"{self.status} ({self.counts})"
 
 
 class SoftmaxCrossEntropy:
@@ -153,6 +158,12 @@ class SoftmaxCrossEntropy:
         from derive.render import derivation_latex
 
         return derivation_latex(self, steps=steps)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter shows the verified derivation as math."""
+        from derive.render import notebook_latex
+
+        return notebook_latex(self)
 
     def _check(self, step: Step) -> StepResult:
         truths, claims = step.build(self)

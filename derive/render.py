@@ -19,6 +19,13 @@ def loss_latex(d: "SoftmaxCrossEntropy") -> str:
     return latex(-sympy.log(sympy.exp(f[d.label]) / Add(*[sympy.exp(fj) for fj in f])))
 
 
+def definitions_latex(d: "SoftmaxCrossEntropy") -> str:
+    """The scores and probabilities, ``f_j = w_j \\cdot x, \\qquad p_j = ...``."""
+    return (
+        rf"f_j = w_j \cdot x, \qquad p_j = \frac{{e^{{f_j}}}}{{\sum_{{k=0}}^{{{d.classes - 1}}} e^{{f_k}}}}"
+    )
+
+
 def row_latex(d: "SoftmaxCrossEntropy", m: int) -> str:
     """Row m of the gradient in closed form, e.g. ``\\left(p_{0} - 1\\right) x^{T}``."""
     return latex(d.closed_form_display(m))
@@ -45,27 +52,64 @@ def derivation_latex(d: "SoftmaxCrossEntropy", steps: bool = False) -> str:
     \\end{align*}
     """
     verdict = d.verify() if steps else None
-    rows = d.row_verdicts
-    status = verdict.summary() if verdict else _rows_summary(rows)
+    status = verdict.summary() if verdict else _rows_summary(d.row_verdicts)
     lines = [
         f"% derive: softmax cross-entropy, K = {d.classes} classes, "
         f"D = {d.features} feature{'s' if d.features != 1 else ''}, label y = {d.label}",
         f"% verdict: {status}",
         r"\begin{align*}",
-        rf"f_j &= w_j \cdot x, \qquad p_j = \frac{{e^{{f_j}}}}{{\sum_{{k=0}}^{{{d.classes - 1}}} e^{{f_k}}}} \\",
-        rf"L &= {loss_latex(d)} \\",
     ]
+    equations = _equations(d, steps)
+    for number, (equation, comment) in enumerate(equations, start=1):
+        if comment:
+            lines.append(f"% {comment}")
+        lines.append(equation + (r" \\" if number < len(equations) else ""))
+    lines.append(r"\end{align*}")
+    return "\n".join(lines)
+
+
+def notebook_latex(d: "SoftmaxCrossEntropy", steps: bool = False) -> str:
+    """The derivation for a notebook: ``$$\\begin{aligned}...$$``, verdicts as text.
+
+    Examples
+    --------
+    >>> import derive
+    >>> print(derive.softmax_cross_entropy(2, features=1)._repr_latex_())  # doctest: +ELLIPSIS
+    $$\\begin{aligned}
+    ...
+    \\frac{\\partial L}{\\partial w_{1}} &= p_{1} x^{T} && \\text{row 1: proven (identical)}
+    \\end{aligned}$$
+    """
+    equations = _equations(d, steps)
+    lines = [
+        equation + (rf" && \text{{{_text(comment)}}}" if comment else "")
+        + (r" \\" if number < len(equations) else "")
+        for number, (equation, comment) in enumerate(equations, start=1)
+    ]
+    return "$$\\begin{aligned}\n" + "\n".join(lines) + "\n\\end{aligned}$$"
+
+
+def _equations(d: "SoftmaxCrossEntropy", steps: bool) -> list[tuple[str, str]]:
+    """Each aligned equation of the derivation, with its verdict ('' for definitions)."""
+    equations = [(_aligned(definitions_latex(d)), ""), (rf"L &= {loss_latex(d)}", "")]
     if steps:
         for kind, results in (("step", d.steps), ("fact", d.facts)):
             for number, result in enumerate(results, start=1):
-                lines.append(f"% {kind} {number}, {_title(result)}: {verdict_comment(result.verdict)}")
-                lines.append(_aligned(result.step.latex) + r" \\")
-    for m, row_verdict in enumerate(rows):
-        lines.append(f"% row {m}: {verdict_comment(row_verdict)}")
-        ending = r" \\" if m < d.classes - 1 else ""
-        lines.append(f"{row_lhs_latex(m)} &= {row_latex(d, m)}{ending}")
-    lines.append(r"\end{align*}")
-    return "\n".join(lines)
+                comment = f"{kind} {number}, {_title(result)}: {verdict_comment(result.verdict)}"
+                equations.append((_aligned(result.step.latex), comment))
+    for m, row_verdict in enumerate(d.row_verdicts):
+        equations.append(
+            (f"{row_lhs_latex(m)} &= {row_latex(d, m)}", f"row {m}: {verdict_comment(row_verdict)}")
+        )
+    return equations
+
+
+def _text(comment: str) -> str:
+    """Plain text made safe inside ``\\text{}``."""
+    for special, escaped in (("\\", r"\textbackslash{}"), ("{", r"\{"), ("}", r"\}"),
+                             ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"), ("$", r"\$")):
+        comment = comment.replace(special, escaped)
+    return comment
 
 
 def derivation_json(d: "SoftmaxCrossEntropy", steps: bool = False) -> dict:

@@ -150,6 +150,12 @@ class Verdict:
     def __bool__(self) -> bool:
         return self.status == "proven"
 
+    def _repr_latex_(self) -> str:
+        """Jupyter shows the verdict as a line of text in math mode."""
+        from derive.render import _text
+
+        return rf"$\text{{{_text(str(self))}}}$"
+
     def __str__(self) -> str:
         if self.status == "proven":
             return f"proven ({', '.join(self.strategies)})"

@@ -85,3 +85,13 @@ def test_refuted_row_is_reported_by_verify(monkeypatch):
     assert [v.status for v in verdict.rows] == ["proven", "proven", "refuted"]
     assert verdict.status == "refuted"
     assert "refuted" in verdict.summary()
+
+
+def test_notebook_shows_the_derivation_and_verdicts_as_math():
+    d = derive.softmax_cross_entropy(2, features=1, label=0)
+    latex = d._repr_latex_()
+    assert latex.startswith("$$\\begin{aligned}") and latex.endswith("\\end{aligned}$$")
+    assert r"&& \text{row 0: proven (rational)}" in latex
+    assert d.verify()._repr_latex_() == r"$\text{proven (2 of 2 rows, 8 of 8 steps, 3 of 3 facts proven)}$"
+    refuted = derive.verify(d.loss, d.weights, 2 * d.closed_form_matrix())
+    assert refuted._repr_latex_().startswith(r"$\text{refuted: entry 0: at w\_\{0,0\} = ")

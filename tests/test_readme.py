@@ -17,7 +17,9 @@ def command_after(marker: str) -> str:
 
 def test_two_commands_install_and_run():
     assert command_after("run-command").endswith("pip install . && derive --classes 3")
-    assert command_after("test-command").endswith("pip install -e '.[test]' && python -m pytest")
+    assert command_after("test-command").endswith(
+        "pip install -c constraints.txt -e '.[test]' && python -m pytest"
+    )
 
 
 def test_ci_runs_the_readme_commands():

@@ -1,0 +1,62 @@
+"""Build the documentation files of a derivation and write them together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import derive
+from publish import plots
+from publish.atomic import write_files
+from publish.html import html_page
+from publish.markdown import markdown
+from publish.page import Image, page_blocks
+
+PAGE = "softmax-cross-entropy"
+TITLE = "Softmax cross-entropy: the gradient, verified"
+
+PLOT_CAPTIONS = {
+    plots.FINITE_DIFFERENCE_FILE: (
+        "Finite-difference error against step size",
+        "Relative error of central and forward differences of one gradient entry against the "
+        "exact value, against the step h: truncation error falls as h^2 (central) or h "
+        "(forward), rounding error grows as eps/h; the vertical lines are the steps the "
+        "cross-check uses.",
+    ),
+    plots.SOFTMAX_FILE: (
+        "Softmax probability and score gradient",
+        "p_m and dL/df_m = p_m - 1[m = y] as one score varies, for the true class and for "
+        "another class: the true class's gradient is always negative, so gradient descent "
+        "pushes its score up; every other class's is positive.",
+    ),
+    plots.DESCENT_FILE: (
+        "Gradient descent on a small problem",
+        "A few gradient-descent steps with the verified closed-form gradient on a K = 3 "
+        "problem: the loss falls and the true class's score f_y rises.",
+    ),
+}
+
+
+def build_docs(classes: int = 3, features: int = 2, label: int = 0) -> dict[str, bytes]:
+    """Every documentation file (name -> bytes), rendered in memory, nothing written.
+
+    Examples
+    --------
+    >>> files = build_docs(classes=2, features=1)  # doctest: +SKIP
+    >>> sorted(files)  # doctest: +SKIP
+    ['finite-difference-error.png', 'gradient-descent.png', 'softmax-and-gradient.png', 'softmax-cross-entropy.html', 'softmax-cross-entropy.md']
+    """
+    d = derive.softmax_cross_entropy(classes, features=features, label=label)
+    images: dict[str, bytes] = {}
+    plots.write_plots(d, Path(), lambda path, data: images.__setitem__(path.name, data))
+    figures = tuple(Image(name, *PLOT_CAPTIONS[name]) for name in images)
+    blocks = page_blocks(d, figures)
+    return {
+        f"{PAGE}.md": markdown(blocks).encode("utf-8"),
+        f"{PAGE}.html": html_page(blocks, TITLE, images).encode("utf-8"),
+        **images,
+    }
+
+
+def write_docs(out: Path, classes: int = 3, features: int = 2, label: int = 0) -> list[Path]:
+    """Build the documentation and write it into ``out``, all files or none."""
+    return write_files(Path(out), build_docs(classes, features, label))
