@@ -36,7 +36,7 @@ def _integer(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from derive import MAX_CLASSES, MAX_FEATURES, __version__
+    from derive import __version__
 
     parser = _Parser(
         prog="derive",
@@ -45,18 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'derive docs --help' for the documentation generator. "
         "Exit status: 0 all proven, 1 something refuted or unproven, 2 bad input.",
     )
-    parser.add_argument(
-        "--classes", "-K", type=_integer, required=True, metavar="K",
-        help=f"number of classes, 2..{MAX_CLASSES}",
-    )
-    parser.add_argument(
-        "--features", "-D", type=_integer, default=2, metavar="D",
-        help=f"number of features, 1..{MAX_FEATURES} (default 2)",
-    )
-    parser.add_argument(
-        "--label", "-y", type=_integer, default=0, metavar="Y",
-        help="the sample's true class, 0-based (default 0)",
-    )
+    _add_size_arguments(parser, default_classes=None)
     parser.add_argument(
         "--steps", action="store_true",
         help="also verify and print the seed's step-by-step route and the extra facts",
@@ -69,6 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_size_arguments(parser: argparse.ArgumentParser, default_classes: int | None) -> None:
+    """--classes (required when there is no default), --features and --label."""
+    from derive import MAX_CLASSES, MAX_FEATURES
+
+    parser.add_argument(
+        "--classes", "-K", type=_integer, metavar="K",
+        required=default_classes is None, default=default_classes,
+        help=f"number of classes, 2..{MAX_CLASSES}"
+        + (f" (default {default_classes})" if default_classes else ""),
+    )
+    parser.add_argument(
+        "--features", "-D", type=_integer, default=2, metavar="D",
+        help=f"number of features, 1..{MAX_FEATURES} (default 2)",
+    )
+    parser.add_argument(
+        "--label", "-y", type=_integer, default=0, metavar="Y",
+        help="the sample's true class, 0-based (default 0)",
+    )
+
+
 def build_docs_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="derive docs",
@@ -78,9 +87,7 @@ def build_docs_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 written and all proven, 1 written but something not proven, "
         "2 bad input, 3 not written.",
     )
-    parser.add_argument("--classes", "-K", type=_integer, default=3, metavar="K", help="default 3")
-    parser.add_argument("--features", "-D", type=_integer, default=2, metavar="D", help="default 2")
-    parser.add_argument("--label", "-y", type=_integer, default=0, metavar="Y", help="default 0")
+    _add_size_arguments(parser, default_classes=3)
     parser.add_argument("--out", default="docs", metavar="DIR", help="output folder (default docs)")
     return parser
 
