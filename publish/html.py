@@ -22,7 +22,8 @@ STYLE = """
 body { font-family: Georgia, 'DejaVu Serif', serif; max-width: 52rem; margin: 2rem auto;
        padding: 0 1rem; line-height: 1.5; color: #222; }
 h1, h2, h3 { font-family: 'DejaVu Sans', Arial, sans-serif; line-height: 1.2; }
-math[display=block] { margin: 0.8em 0; font-size: 1.15em; overflow-x: auto; }
+math { font-family: 'Latin Modern Math', 'STIX Two Math', 'DejaVu Math TeX Gyre', math; }
+math[display=block] { margin: 0.8em 0; font-size: 1.15em; overflow-x: auto; overflow-y: hidden; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; }
 td:nth-child(n+2) { font-variant-numeric: tabular-nums; }
