@@ -1,7 +1,7 @@
 """derive: machine-checked gradients of machine-learning losses."""
 
-from derive.derivation import DerivationVerdict, SoftmaxCrossEntropy, StepResult
-from derive.model import MAX_CLASSES, MAX_FEATURES, ModelInputError, softmax_cross_entropy
+from derive.derivation import DerivationVerdict, SoftmaxCrossEntropy, StepResult, softmax_cross_entropy
+from derive.model import MAX_CLASSES, MAX_FEATURES, ModelInputError
 from derive.verifier import Counterexample, Verdict, VerificationInputError, verify, verify_identity
 
 __version__ = "0.1.0"

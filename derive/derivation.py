@@ -172,3 +172,17 @@ class SoftmaxCrossEntropy:
     def _check_row(self, m) -> None:
         if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < self.classes:
             raise IndexError(f"row must be an integer in 0..{self.classes - 1}, got {m!r}")
+
+
+def softmax_cross_entropy(classes: int, features: int = 2, label: int = 0) -> SoftmaxCrossEntropy:
+    """Build the softmax cross-entropy derivation for ``classes`` classes.
+
+    Examples
+    --------
+    >>> d = softmax_cross_entropy(classes=3, features=2, label=0)
+    >>> d.weights.shape, d.x.shape
+    ((3, 2), (2, 1))
+    >>> d.closed_form(1).shape
+    (1, 2)
+    """
+    return SoftmaxCrossEntropy(SoftmaxModel(classes, features, label))

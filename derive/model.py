@@ -26,23 +26,6 @@ class ModelInputError(ValueError):
     """Classes, features or label out of range."""
 
 
-def softmax_cross_entropy(classes: int, features: int = 2, label: int = 0) -> "SoftmaxCrossEntropy":
-    """Build the softmax cross-entropy derivation for ``classes`` classes.
-
-    Examples
-    --------
-    >>> d = softmax_cross_entropy(classes=3, features=2, label=0)
-    >>> d.weights.shape, d.x.shape
-    ((3, 2), (2, 1))
-    >>> d.closed_form(1).shape
-    (1, 2)
-    """
-    from derive.derivation import SoftmaxCrossEntropy
-
-    _check_size(classes, features, label)
-    return SoftmaxCrossEntropy(SoftmaxModel(classes, features, label))
-
-
 def _check_size(classes, features, label) -> None:
     for name, value in (("classes", classes), ("features", features), ("label", label)):
         if isinstance(value, bool) or not isinstance(value, int):

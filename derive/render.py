@@ -82,7 +82,7 @@ def notebook_latex(d: "SoftmaxCrossEntropy", steps: bool = False) -> str:
     """
     equations = _equations(d, steps)
     lines = [
-        equation + (rf" && \text{{{_text(comment)}}}" if comment else "")
+        equation + (rf" && \text{{{latex_text(comment)}}}" if comment else "")
         + (r" \\" if number < len(equations) else "")
         for number, (equation, comment) in enumerate(equations, start=1)
     ]
@@ -104,7 +104,7 @@ def _equations(d: "SoftmaxCrossEntropy", steps: bool) -> list[tuple[str, str]]:
     return equations
 
 
-def _text(comment: str) -> str:
+def latex_text(comment: str) -> str:
     """Plain text made safe inside ``\\text{}``."""
     for special, escaped in (("\\", r"\textbackslash{}"), ("{", r"\{"), ("}", r"\}"),
                              ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"), ("$", r"\$")):

@@ -152,9 +152,9 @@ class Verdict:
 
     def _repr_latex_(self) -> str:
         """Jupyter shows the verdict as a line of text in math mode."""
-        from derive.render import _text
+        from derive.render import latex_text
 
-        return rf"$\text{{{_text(str(self))}}}$"
+        return rf"$\text{{{latex_text(str(self))}}}$"
 
     def __str__(self) -> str:
         if self.status == "proven":
