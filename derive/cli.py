@@ -97,35 +97,28 @@ def run(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["docs"]:
         return run_docs(argv[1:])
-    from derive import ModelInputError, softmax_cross_entropy
-    from derive.render import derivation_json
+    from derive.render import derivation_json, rows_status
 
-    try:
-        args = build_parser().parse_args(argv)
-        derivation = softmax_cross_entropy(args.classes, features=args.features, label=args.label)
-    except (UsageError, ModelInputError) as error:
-        print(f"derive: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    parsed = _parse(build_parser(), argv)
+    if isinstance(parsed, int):
+        return parsed
+    args, derivation = parsed
     if args.format == "json":
         document = derivation_json(derivation, steps=args.steps)
         print(json.dumps(document, indent=2))
         status = document["status"]
     else:
         print(derivation.to_latex(steps=args.steps))
-        status = derivation.verify().status if args.steps else _rows_status(derivation)
+        status = derivation.verify().status if args.steps else rows_status(derivation.row_verdicts)
     return EXIT_PROVEN if status == "proven" else EXIT_NOT_PROVEN
 
 
 def run_docs(argv: Sequence[str]) -> int:
     """``derive docs``: write the documentation; return the exit status."""
-    from derive import ModelInputError, softmax_cross_entropy
-
-    try:
-        args = build_docs_parser().parse_args(argv)
-        derivation = softmax_cross_entropy(args.classes, features=args.features, label=args.label)
-    except (UsageError, ModelInputError) as error:
-        print(f"derive docs: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    parsed = _parse(build_docs_parser(), argv)
+    if isinstance(parsed, int):
+        return parsed
+    args, derivation = parsed
     try:
         from publish import write_docs
 
@@ -139,8 +132,16 @@ def run_docs(argv: Sequence[str]) -> int:
     return EXIT_PROVEN if derivation.verify() else EXIT_NOT_PROVEN
 
 
-def _rows_status(derivation) -> str:
-    return "proven" if all(derivation.row_verdicts) else "not proven"
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]):
+    """``(args, derivation)``, or the bad-input exit status after a one-line message."""
+    from derive import ModelInputError, softmax_cross_entropy
+
+    try:
+        args = parser.parse_args(argv)
+        return args, softmax_cross_entropy(args.classes, features=args.features, label=args.label)
+    except (UsageError, ModelInputError) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def main() -> None:

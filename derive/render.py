@@ -118,7 +118,7 @@ def derivation_json(d: "SoftmaxCrossEntropy", steps: bool = False) -> dict:
 
     rows = d.row_verdicts
     document = {
-        "status": d.verify().status if steps else _rows_status(rows),
+        "status": d.verify().status if steps else rows_status(rows),
         "classes": d.classes,
         "features": d.features,
         "label": d.label,
@@ -161,11 +161,12 @@ def _aligned(statement: str) -> str:
     return f"{lhs} &= {rhs}"
 
 
-def _rows_status(rows: tuple[Verdict, ...]) -> str:
+def rows_status(rows: tuple[Verdict, ...]) -> str:
+    """The worst status among the rows: refuted, then unproven, else proven."""
     statuses = {verdict.status for verdict in rows}
     return next((s for s in ("refuted", "unproven") if s in statuses), "proven")
 
 
 def _rows_summary(rows: tuple[Verdict, ...]) -> str:
     proven = sum(bool(verdict) for verdict in rows)
-    return f"{_rows_status(rows)} ({proven} of {len(rows)} rows proven)"
+    return f"{rows_status(rows)} ({proven} of {len(rows)} rows proven)"
