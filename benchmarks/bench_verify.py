@@ -336,7 +336,7 @@ def scaling(features: int, repeat: int) -> None:
     a_top, b_top = fit_exponent(ks[top], cand_times[top])
     a_last, _ = fit_exponent(ks[-2:], cand_times[-2:])
     say(f"  local candidate exponent between K = {ks[-2]} and {ks[-1]}: {a_last:.2f}")
-    say(f"  (README states verification time grows as K^2 D; the measured candidate exponent "
+    say(f"  (the SymPy diff alone is K^2 D work; the measured candidate exponent "
         f"is {a_top:.2f})")
     say(f"  extrapolation, not a measurement (K > {derive.MAX_CLASSES} is refused by the API): "
         f"K = {2 * ks[-1]} would take about {math.exp(b_top) * (2 * ks[-1]) ** a_top:.0f} s"

@@ -13,10 +13,10 @@ from functools import cached_property
 import sympy
 from sympy import Add, Expr, KroneckerDelta, Matrix, Symbol
 
-#: Largest number of classes accepted.  Verification time grows about as
-#: K**2 * D (SymPy differentiates a K-term sum for each of the K*D weights):
-#: a full ``verify()`` took about 3 s at K=64, D=3 and about 30 s at the
-#: limits K=64, D=16 on a shared 2-core machine.
+#: Largest number of classes accepted.  Verification time grows faster than
+#: K * D (SymPy differentiates a K-term sum for each of the K*D weights): a
+#: full ``verify()`` took about 3 s at K=64, D=3 and 25-30 s at the limits
+#: K=64, D=16 on a shared 2-core machine (README, benchmarks/).
 MAX_CLASSES = 64
 #: Largest number of features accepted.
 MAX_FEATURES = 16

@@ -7,8 +7,10 @@ claimed gradient; :func:`verify_identity` asks it of any two lists.
 Each entry gets one of three verdicts:
 
 ``proven``
-    A SymPy simplification reduced the difference to zero.  Strategies run
-    from cheap to expensive (see :data:`PROOF_STRATEGIES`) within a time limit.
+    A strategy reduced the difference to zero: structural identity, an exact
+    zero test of it as a rational function of its atoms (over SymPy's
+    polynomial ring), or SymPy's own ``expand_log`` and ``simplify``.  They
+    run from cheap to expensive (:data:`PROOF_STRATEGIES`) within a time limit.
 ``refuted``
     At a concrete point the two sides differ, and the difference is
     confirmed at 50 and again at 100 significant digits (mpmath), so rounding
