@@ -122,7 +122,7 @@ def run_docs(argv: Sequence[str]) -> int:
     try:
         from publish import write_docs
 
-        paths = write_docs(args.out, args.classes, args.features, args.label)
+        paths = write_docs(args.out, derivation)
     except Exception as error:  # one line, no traceback; nothing was changed on disk
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         print(f"derive docs: error: nothing written to {args.out}: {reason}", file=sys.stderr)

@@ -117,12 +117,13 @@ def derivation_json(d: "SoftmaxCrossEntropy", steps: bool = False) -> dict:
     from derive import __version__
 
     rows = d.row_verdicts
+    verdict = d.verify() if steps else None
     document = {
-        "status": d.verify().status if steps else rows_status(rows),
+        "status": verdict.status if verdict else rows_status(rows),
         "classes": d.classes,
         "features": d.features,
         "label": d.label,
-        "summary": d.verify().summary() if steps else _rows_summary(rows),
+        "summary": verdict.summary() if verdict else _rows_summary(rows),
         "loss": loss_latex(d),
         "rows": [
             {

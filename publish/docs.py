@@ -36,17 +36,16 @@ PLOT_CAPTIONS = {
 }
 
 
-def build_docs(classes: int = 3, features: int = 2, label: int = 0) -> dict[str, bytes]:
+def build_docs(d: derive.SoftmaxCrossEntropy) -> dict[str, bytes]:
     """Every documentation file (name -> bytes), rendered in memory, nothing written.
 
     Examples
     --------
-    >>> files = build_docs(classes=2, features=1)
+    >>> files = build_docs(derive.softmax_cross_entropy(classes=2, features=1))
     >>> sorted(files)  # doctest: +NORMALIZE_WHITESPACE
     ['finite-difference-error.png', 'gradient-descent.png', 'softmax-and-gradient.png',
      'softmax-cross-entropy.html', 'softmax-cross-entropy.md']
     """
-    d = derive.softmax_cross_entropy(classes, features=features, label=label)
     images: dict[str, bytes] = {}
     plots.write_plots(d, Path(), lambda path, data: images.__setitem__(path.name, data))
     figures = tuple(Image(name, *PLOT_CAPTIONS[name]) for name in images)
@@ -58,6 +57,10 @@ def build_docs(classes: int = 3, features: int = 2, label: int = 0) -> dict[str,
     }
 
 
-def write_docs(out: Path, classes: int = 3, features: int = 2, label: int = 0) -> list[Path]:
-    """Build the documentation and write it into ``out``, all files or none."""
-    return write_files(Path(out), build_docs(classes, features, label))
+def write_docs(out: Path, d: derive.SoftmaxCrossEntropy) -> list[Path]:
+    """Build the documentation of ``d`` and write it into ``out``, all files or none.
+
+    The derivation's verdicts are computed once and kept on ``d``, so a caller
+    that asks ``d.verify()`` afterwards does not verify again.
+    """
+    return write_files(Path(out), build_docs(d))

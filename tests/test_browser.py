@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+import derive
 import publish
 
 PAGE = "softmax-cross-entropy.html"
@@ -125,7 +126,8 @@ def in_ci() -> bool:
 def docs(tmp_path_factory) -> Path:
     """The generated documentation's directory."""
     out = tmp_path_factory.mktemp("docs")
-    written = [Path(path) for path in publish.write_docs(out)]
+    derivation = derive.softmax_cross_entropy(3, features=2, label=0)
+    written = [Path(path) for path in publish.write_docs(out, derivation)]
     assert out / PAGE in written and (out / PAGE).is_file()
     return out
 

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import derive
 import publish
 import publish.atomic
 import publish.plots
@@ -27,7 +28,7 @@ NAMES = {
 
 @pytest.fixture(scope="module")
 def files():
-    return publish.build_docs(classes=3, features=2, label=0)
+    return publish.build_docs(derive.softmax_cross_entropy(3, features=2, label=0))
 
 
 def call(args):
@@ -50,7 +51,7 @@ def test_builds_markdown_html_and_three_plots(files):
 
 
 def test_same_arguments_give_the_same_bytes(files):
-    assert publish.build_docs(classes=3, features=2, label=0) == files
+    assert publish.build_docs(derive.softmax_cross_entropy(3, features=2, label=0)) == files
 
 
 def test_markdown_says_what_was_verified(files):
