@@ -275,7 +275,7 @@ def _detail(classes: int, features: int) -> None:
     pairs, then ``verify_identity`` with the derivation's time limit).
     """
     try:
-        from derive.steps import FACTS, STEPS
+        from derive.losses.softmax.route import FACTS, STEPS
     except ImportError as error:  # the library is being reorganised
         say(f"  detail unavailable: {error}")
         return

@@ -1,10 +1,16 @@
 """derive: machine-checked gradients of machine-learning losses."""
 
-from derive.derivation import DerivationVerdict, SoftmaxCrossEntropy, StepResult, softmax_cross_entropy
-from derive.model import MAX_CLASSES, MAX_FEATURES, ModelInputError
-from derive.verifier import Counterexample, Verdict, VerificationInputError, verify, verify_identity
-
-__version__ = "0.1.0"
+from derive import testing
+from derive._version import __version__
+from derive.core import Counterexample, Verdict, VerificationInputError, verify, verify_identity
+from derive.losses.softmax import (
+    MAX_CLASSES,
+    MAX_FEATURES,
+    ModelInputError,
+    SoftmaxCrossEntropy,
+    softmax_cross_entropy,
+)
+from derive.proof import DerivationVerdict, StepResult
 
 __all__ = [
     "Counterexample",
@@ -16,7 +22,9 @@ __all__ = [
     "StepResult",
     "Verdict",
     "VerificationInputError",
+    "__version__",
     "softmax_cross_entropy",
+    "testing",
     "verify",
     "verify_identity",
 ]

@@ -97,7 +97,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["docs"]:
         return run_docs(argv[1:])
-    from derive.render import derivation_json, rows_status
+    from derive.report.latex import derivation_json, rows_status
 
     parsed = _parse(build_parser(), argv)
     if isinstance(parsed, int):
@@ -120,7 +120,7 @@ def run_docs(argv: Sequence[str]) -> int:
         return parsed
     args, derivation = parsed
     try:
-        from publish import write_docs
+        from derive.report.docs import write_docs
 
         paths = write_docs(args.out, derivation)
     except Exception as error:  # one line, no traceback; nothing was changed on disk

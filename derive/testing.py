@@ -10,7 +10,7 @@ Examples
 
 from __future__ import annotations
 
-from derive.verifier import DEFAULT_TIME_LIMIT, verify
+from derive.core import DEFAULT_TIME_LIMIT, verify
 
 
 def assert_gradient(loss, wrt, claim, *, time_limit: float = DEFAULT_TIME_LIMIT) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 import derive
-import publish
+import derive.report.docs as publish
 
 PAGE = "softmax-cross-entropy.html"
 SCREENSHOT_COPY = Path("/tmp/derive-docs-screenshot.png")

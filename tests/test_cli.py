@@ -78,9 +78,9 @@ def test_exit_status_1_when_a_row_is_refuted(monkeypatch):
 
 
 def test_exit_status_1_when_unproven(monkeypatch):
-    import derive.verifier
+    import derive.core.verifier
 
-    monkeypatch.setattr(derive.verifier, "PROOF_STRATEGIES", derive.verifier.PROOF_STRATEGIES[:1])
+    monkeypatch.setattr(derive.core.verifier, "PROOF_STRATEGIES", derive.core.verifier.PROOF_STRATEGIES[:1])
     status, out, _ = call(["--classes", "2", "--format", "json"])
     assert status == 1 and json.loads(out)["status"] == "unproven"
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import derive
-from publish import plots
+from derive.report.docs import plots
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -95,7 +95,7 @@ def test_fresh_interpreter_with_hostile_matplotlibrc_gives_identical_bytes(rende
     }
     program = (
         "import sys, derive, matplotlib\n"
-        "from publish.plots import finite_difference_plot\n"
+        "from derive.report.docs.plots import finite_difference_plot\n"
         "assert matplotlib.rcParams['font.size'] == 20, 'the matplotlibrc was not read'\n"
         "d = derive.softmax_cross_entropy(classes=3, features=2, label=0)\n"
         "sys.stdout.buffer.write(finite_difference_plot(d))\n"

@@ -10,11 +10,11 @@ import sys
 import pytest
 
 import derive
-import publish
-import publish.atomic
-import publish.plots
+import derive.report.docs as publish
+import derive.report.docs.atomic
+import derive.report.docs.plots
 from derive.cli import run
-from publish.atomic import write_files
+from derive.report.docs.atomic import write_files
 
 PAGE = "softmax-cross-entropy"
 NAMES = {
@@ -109,7 +109,7 @@ def test_error_while_rendering_leaves_old_files(monkeypatch, old_docs):
     def broken(derivation):
         raise RuntimeError("plot exploded")
 
-    monkeypatch.setattr(publish.plots, "descent_plot", broken)
+    monkeypatch.setattr(derive.report.docs.plots, "descent_plot", broken)
     status, out, err = call(["docs", "--out", str(old_docs)])
     assert status == 3 and out == ""
     assert err == f"derive docs: error: nothing written to {old_docs}: plot exploded\n"

@@ -4,8 +4,8 @@ import pytest
 import sympy
 from sympy import Rational, cos, exp, log, sin, sqrt, symbols
 
-from derive.atoms import AtomFreezer, freeze_atoms
-from derive.rational import NotRational, is_zero_rational
+from derive.core.freeze import AtomFreezer, freeze_atoms
+from derive.core.rational import NotRational, is_zero_rational
 
 a, b, c = symbols("a b c")
 f, g = symbols("f g", real=True)

@@ -6,7 +6,7 @@ import pytest
 import sympy
 
 import derive
-from derive.steps import FACTS, STEPS, Step
+from derive.losses.softmax.route import FACTS, STEPS, Step
 
 
 @pytest.fixture(scope="module")

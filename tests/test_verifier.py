@@ -151,7 +151,7 @@ def test_nan_is_never_agreement():
 
 @pytest.mark.parametrize("bad", [mpmath.nan, mpmath.inf, mpmath.mpc(1, mpmath.inf)])
 def test_non_finite_values_are_undefined_not_agreement(bad):
-    from derive.verifier import _evaluate
+    from derive.core.verifier import _evaluate
 
     assert _evaluate(lambda _: (bad, bad), [Rational(1)], 50) is None
 
@@ -216,9 +216,9 @@ def test_strings_are_never_evaluated(tmp_path):
 
 
 def test_counterexample_search_is_bounded_too(monkeypatch):
-    import derive.verifier
+    import derive.core.verifier
 
-    monkeypatch.setattr(derive.verifier, "SEARCH_FLOOR", 0)
+    monkeypatch.setattr(derive.core.verifier, "SEARCH_FLOOR", 0)
     verdict = verify(exp(t), [t], [t], time_limit=0)  # wrong, but no time to show it
     assert verdict.status == "unproven"
     assert "no numeric evidence" in str(verdict)

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 import sympy
 from sympy import Add, latex
 
-from derive.verifier import Verdict
+from derive.core import Verdict
 
 if TYPE_CHECKING:
-    from derive.derivation import SoftmaxCrossEntropy, StepResult
+    from derive.losses.softmax.derivation import SoftmaxCrossEntropy
+    from derive.proof import StepResult
 
 
 def loss_latex(d: "SoftmaxCrossEntropy") -> str:
@@ -114,7 +115,7 @@ def latex_text(comment: str) -> str:
 
 def derivation_json(d: "SoftmaxCrossEntropy", steps: bool = False) -> dict:
     """The derivation and its verdicts as a JSON-ready dict."""
-    from derive import __version__
+    from derive._version import __version__
 
     rows = d.row_verdicts
     verdict = d.verify() if steps else None

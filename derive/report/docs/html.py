@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from latex2mathml.converter import convert
 
-from publish.page import Block, Heading, Image, Math, Paragraph, Table
+from derive.report.docs.page import Block, Heading, Image, Math, Paragraph, Table
 
 STYLE = """
 body { font-family: Georgia, 'DejaVu Serif', serif; max-width: 52rem; margin: 2rem auto;

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import derive
-from publish import plots
-from publish.atomic import write_files
-from publish.html import html_page
-from publish.markdown import markdown
-from publish.page import Image, page_blocks
+from derive.losses.softmax import SoftmaxCrossEntropy
+from derive.report.docs import plots
+from derive.report.docs.atomic import write_files
+from derive.report.docs.html import html_page
+from derive.report.docs.markdown import markdown
+from derive.report.docs.page import Image, page_blocks
 
 PAGE = "softmax-cross-entropy"
 TITLE = "Softmax cross-entropy: the gradient, verified"
@@ -36,11 +36,12 @@ PLOT_CAPTIONS = {
 }
 
 
-def build_docs(d: derive.SoftmaxCrossEntropy) -> dict[str, bytes]:
+def build_docs(d: SoftmaxCrossEntropy) -> dict[str, bytes]:
     """Every documentation file (name -> bytes), rendered in memory, nothing written.
 
     Examples
     --------
+    >>> import derive
     >>> files = build_docs(derive.softmax_cross_entropy(classes=2, features=1))
     >>> sorted(files)  # doctest: +NORMALIZE_WHITESPACE
     ['finite-difference-error.png', 'gradient-descent.png', 'softmax-and-gradient.png',
@@ -57,7 +58,7 @@ def build_docs(d: derive.SoftmaxCrossEntropy) -> dict[str, bytes]:
     }
 
 
-def write_docs(out: Path, d: derive.SoftmaxCrossEntropy) -> list[Path]:
+def write_docs(out: Path, d: SoftmaxCrossEntropy) -> list[Path]:
     """Build the documentation of ``d`` and write it into ``out``, all files or none.
 
     The derivation's verdicts are computed once and kept on ``d``, so a caller

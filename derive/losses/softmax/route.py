@@ -12,27 +12,16 @@ sum to zero, and a gradient-descent step raises ``f_y`` and lowers the loss.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sympy
 from sympy import Add, Expr, KroneckerDelta, Matrix, Symbol
 
+from derive.proof import Pairs, Step
+
 if TYPE_CHECKING:
-    from derive.derivation import SoftmaxCrossEntropy
+    from derive.losses.softmax.derivation import SoftmaxCrossEntropy
 
-Pairs = tuple[list[Expr], list[Expr]]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One claim of the derivation: its name, its LaTeX, how to build it."""
-
-    name: str
-    latex: str
-    scope: str
-    build: Callable[["SoftmaxCrossEntropy"], Pairs]
 
 
 def _softmax_in_scores(d: "SoftmaxCrossEntropy", j: int) -> Expr:

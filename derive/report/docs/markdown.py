@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from publish.page import Block, Heading, Image, Math, Paragraph, Table
+from derive.report.docs.page import Block, Heading, Image, Math, Paragraph, Table
 
 
 def markdown(blocks: list[Block]) -> str:

@@ -2,64 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 import sympy
 from sympy import Expr, Matrix
 
-from derive.model import SoftmaxModel
-from derive.steps import FACTS, STEPS, Step
-from derive.verifier import DEFAULT_TIME_LIMIT, Verdict, verify_identity
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """A step of the route (or an extra fact) with the verifier's verdict."""
-
-    step: Step
-    verdict: Verdict
-
-    @property
-    def status(self) -> str:
-        return self.verdict.status
-
-
-@dataclass(frozen=True)
-class DerivationVerdict:
-    """Verdicts for every gradient row, every step and every extra fact."""
-
-    rows: tuple[Verdict, ...]
-    steps: tuple[StepResult, ...]
-    facts: tuple[StepResult, ...]
-
-    @property
-    def status(self) -> str:
-        statuses = [v.status for v in self.rows]
-        statuses += [s.status for s in self.steps + self.facts]
-        for status in ("refuted", "unproven"):
-            if status in statuses:
-                return status
-        return "proven"
-
-    def __bool__(self) -> bool:
-        return self.status == "proven"
-
-    def _repr_latex_(self) -> str:
-        return rf"$\text{{{self.summary()}}}$"
-
-    @property
-    def counts(self) -> str:
-        """How many of each kind were proven, e.g. ``3 of 3 rows, 8 of 8 steps, 3 of 3 facts proven``."""
-
-        def count(results) -> str:
-            return f"{sum(r.status == 'proven' for r in results)} of {len(results)}"
-
-        return f"{count(self.rows)} rows, {count(self.steps)} steps, {count(self.facts)} facts proven"
-
-    def summary(self) -> str:
-        """One line, e.g. ``proven (3 of 3 rows, 8 of 8 steps, 3 of 3 facts proven)``."""
-        return f"{self.status} ({self.counts})"
+from derive.core import DEFAULT_TIME_LIMIT, Verdict, verify_identity
+from derive.losses.softmax.model import SoftmaxModel
+from derive.losses.softmax.route import FACTS, STEPS
+from derive.proof import DerivationVerdict, Step, StepResult
 
 
 class SoftmaxCrossEntropy:
@@ -155,13 +106,13 @@ class SoftmaxCrossEntropy:
 
     def to_latex(self, steps: bool = False) -> str:
         """An ``align*`` block: the loss and each row's gradient, with verdicts."""
-        from derive.render import derivation_latex
+        from derive.report.latex import derivation_latex
 
         return derivation_latex(self, steps=steps)
 
     def _repr_latex_(self) -> str:
         """Jupyter shows the verified derivation as math."""
-        from derive.render import notebook_latex
+        from derive.report.latex import notebook_latex
 
         return notebook_latex(self)
 
