@@ -1,0 +1,180 @@
+"""What the verifier accepts, and how it makes it exact before anything is subtracted.
+
+Every check here exists because an input once made the verifier say something false:
+
+* An unordered container (a ``set`` such as ``loss.free_symbols``, a ``dict``) has no order to
+  pair variables with claims in, so the pairing would depend on the hash seed: rejected.
+* Noncommutative symbols: the proof strategies are commutative algebra: rejected.
+* Floats: SymPy subtracts at a float's precision (``1.0*x - x*(1 + 10**-20)`` is 0), so every
+  float is replaced by its exact binary value as a Rational first.
+* Matrix symbols, strings, booleans and other non-expressions: a precise error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from dataclasses import dataclass
+
+import sympy
+from sympy import Expr, Float, Rational, Symbol
+
+from derive.core.verdict import VerificationInputError
+
+_UNORDERED = (Set, Mapping, type({}.keys()), type({}.values()), type({}.items()))
+
+
+@dataclass(frozen=True)
+class Shaped:
+    """Entries in row-major order, and the shape they came in (``(n,)`` for a flat sequence)."""
+
+    entries: tuple
+    shape: tuple[int, ...]
+
+
+def shaped(values, what: str) -> Shaped:
+    """The entries of a scalar, sequence, nested sequence or Matrix, with their shape.
+
+    Examples
+    --------
+    >>> from sympy import Matrix, symbols
+    >>> a, b = symbols("a b")
+    >>> shaped(Matrix([[a, b]]), "wrt").shape
+    (1, 2)
+    >>> shaped([[a], [b]], "claim").entries
+    (a, b)
+    >>> shaped({a, b}, "wrt")
+    Traceback (most recent call last):
+    ...
+    derive.core.verdict.VerificationInputError: wrt is a set, which has no order: pass a list, tuple or Matrix so that entries pair up the same way every run
+    """
+    if isinstance(values, (str, bytes)):
+        raise VerificationInputError(
+            f"{what} is a string; derive never parses strings with eval: build it with sympy objects"
+        )
+    if isinstance(values, _UNORDERED):
+        kind = "dict" if isinstance(values, Mapping) else type(values).__name__
+        raise VerificationInputError(
+            f"{what} is a {kind}, which has no order: pass a list, tuple or Matrix "
+            "so that entries pair up the same way every run"
+        )
+    if isinstance(values, sympy.MatrixExpr) and not isinstance(values, sympy.MatrixBase):
+        raise VerificationInputError(
+            f"{what} is a matrix expression ({type(values).__name__}): write its entries "
+            "explicitly, e.g. Matrix(3, 2, lambda i, j: Symbol(f'w_{i}{j}'))"
+        )
+    if isinstance(values, sympy.MatrixBase):
+        return Shaped(tuple(values), tuple(values.shape))
+    if isinstance(values, (sympy.Basic, int, float)):
+        return Shaped((values,), ())
+    try:
+        items = list(values)
+    except TypeError:
+        raise VerificationInputError(
+            f"{what} must be a sequence or Matrix, got {type(values).__name__}"
+        ) from None
+    if items and all(_is_nested(item) for item in items):
+        rows = [shaped(item, what) for item in items]
+        inner = {row.shape for row in rows}
+        if len(inner) != 1:
+            raise VerificationInputError(f"{what} is ragged: its rows have shapes {sorted(inner)}")
+        return Shaped(tuple(e for row in rows for e in row.entries), (len(rows), *inner.pop()))
+    flat = []
+    for item in items:
+        flat.extend(shaped(item, what).entries if _is_nested(item) else [item])
+    return Shaped(tuple(flat), (len(flat),))
+
+
+def _is_nested(value) -> bool:
+    return isinstance(value, (list, tuple, sympy.MatrixBase)) or isinstance(value, _UNORDERED)
+
+
+def same_shape(wrt: tuple[int, ...], claim: tuple[int, ...]) -> bool:
+    """Whether a claim of shape ``claim`` pairs entry by entry with variables of shape ``wrt``.
+
+    Vectors pair with vectors of the same length whatever their orientation (a row of a 1 x n
+    Matrix and a flat list of n hold the same entries in the same order); anything with two
+    dimensions larger than 1 must have exactly the shape of ``wrt``.
+
+    Examples
+    --------
+    >>> same_shape((3,), (3, 1)), same_shape((1, 3), (3, 1)), same_shape((2, 3), (3, 2))
+    (True, True, False)
+    """
+    if wrt == claim:
+        return True
+    return _vector_length(wrt) is not None and _vector_length(wrt) == _vector_length(claim)
+
+
+def _vector_length(shape: tuple[int, ...]) -> int | None:
+    large = [n for n in shape if n != 1]
+    if len(large) > 1:
+        return None
+    return large[0] if large else 1
+
+
+def expression(value, what: str) -> Expr:
+    """``value`` as an exact SymPy expression, or a precise VerificationInputError."""
+    if isinstance(value, (str, bytes)):
+        raise VerificationInputError(
+            f"the {what} is a string ({value!r}); derive never parses strings with eval: "
+            "build it with sympy objects"
+        )
+    if isinstance(value, sympy.MatrixExpr) or isinstance(value, sympy.MatrixBase):
+        raise VerificationInputError(
+            f"the {what} is a matrix ({type(value).__name__}); give its entries one by one"
+        )
+    if isinstance(value, bool) or not isinstance(value, (sympy.Basic, int, float)):
+        raise VerificationInputError(
+            f"the {what} must be a SymPy expression or a number, got {type(value).__name__}"
+        )
+    expr = sympy.sympify(value)  # safe: a number or a Basic, never a string
+    if not isinstance(expr, Expr) or isinstance(expr, sympy.MatrixExpr):
+        raise VerificationInputError(f"the {what} must be an expression, got {type(expr).__name__}")
+    if expr.has(sympy.MatrixSymbol):
+        raise VerificationInputError(
+            f"the {what} contains a MatrixSymbol; write the matrix's entries as Symbols"
+        )
+    noncommutative = sorted(str(s) for s in expr.free_symbols if s.is_commutative is False)
+    if noncommutative or expr.is_commutative is False:
+        raise VerificationInputError(
+            f"the {what} has noncommutative symbols ({', '.join(noncommutative) or expr}); "
+            "derive's proofs are commutative algebra: use commutative symbols for the entries"
+        )
+    return exact(expr)
+
+
+def exact(expr: Expr) -> Expr:
+    """``expr`` with every Float replaced by its exact binary value, a Rational.
+
+    Examples
+    --------
+    >>> from sympy import Float, symbols
+    >>> x = symbols("x")
+    >>> exact(0.5 * x**2)
+    x**2/2
+    >>> exact(Float(0.1) * x)
+    3602879701896397*x/36028797018963968
+    """
+    floats = expr.atoms(Float)
+    if not floats:
+        return expr
+    return expr.xreplace({number: _exact_float(number) for number in floats})
+
+
+def _exact_float(number: Float) -> Expr:
+    if not number.is_finite:
+        return number  # Float('inf') / Float('nan') stay, and make the entry undefined
+    return Rational(number)
+
+
+def variable(value) -> Symbol:
+    """A ``wrt`` entry: a commutative Symbol, or a precise VerificationInputError."""
+    if not isinstance(value, Symbol):
+        raise VerificationInputError(
+            f"every variable in wrt must be a sympy Symbol, got {value!r} ({type(value).__name__})"
+        )
+    if value.is_commutative is False:
+        raise VerificationInputError(
+            f"wrt has a noncommutative symbol {value}; derive's proofs are commutative algebra"
+        )
+    return value

@@ -1,0 +1,123 @@
+"""The proof ladder, as data: each strategy shows ``true - claimed`` is zero, or says nothing.
+
+A strategy returns ``None`` (not shown) or the tuple of relations on which the claim may still
+differ (``()`` for everywhere).  A strategy that fails proves nothing either way; the verifier
+then moves on, and in the end either a counterexample or "unproven" is the answer.
+
+``instant`` strategies run in the caller's process before anything else, bounded by size rather
+than time (:data:`INSTANT_TERMS`), so their verdicts never depend on timing.  The others run in
+the worker process under each entry's own deadline (:mod:`derive.core.budget`), the
+counterexample search between the cheap ones and ``simplify``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy
+from sympy import Expr
+
+from derive.core.freeze import AtomFreezer
+from derive.core.kinks import MAX_KINKS, OnRegion, kinks_of, sign_cases
+from derive.core.rational import NotRational, TooLarge, is_zero_rational
+
+#: Term budget of the instant rational test: the largest polynomial it may build.
+INSTANT_TERMS = 200_000
+
+Proof = tuple  # relations where the claim may differ; () for everywhere
+
+
+class Context:
+    """What the strategies of one call share: atom tables (one per freezing mode)."""
+
+    def __init__(self):
+        self.freezer = AtomFreezer()
+        self.splitting_freezer = AtomFreezer(split_exponentials=True)
+
+
+def _identical(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+    return () if truth - claim == 0 else None
+
+
+def _rational(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+    """Zero as a rational function of its exponentials and other atoms."""
+    return () if _zero(truth - claim, context.freezer, max_terms) else None
+
+
+def _log_expand(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+    """Zero once SymPy expands logarithms of products (where that is valid)."""
+    return () if sympy.expand_log(truth - claim) == 0 else None
+
+
+def _exp_log(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+    """Zero after expanding logarithms and splitting exponentials of sums."""
+    expanded = sympy.expand_log(truth - claim)
+    return () if _zero(expanded, context.splitting_freezer, max_terms) else None
+
+
+def _kinks(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+    """Zero on every open region where the true side's kinks keep their signs."""
+    kinks = kinks_of(truth)
+    if not kinks or len(kinks) > MAX_KINKS:
+        return None
+    difference = truth - claim
+    for signs in sign_cases(list(kinks)):
+        on_region = OnRegion(signs).rewrite(difference)
+        if not _cheaply_zero(on_region, context):
+            return None
+    return tuple(sympy.Eq(kink, 0) for kink in kinks.values())
+
+
+def _simplify(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+    return () if sympy.simplify(truth - claim) == 0 else None
+
+
+def _zero(expr: Expr, freezer: AtomFreezer, max_terms) -> bool:
+    try:
+        return is_zero_rational(freezer.freeze(expr), max_terms)
+    except (NotRational, TooLarge, ValueError, ZeroDivisionError):
+        return False
+
+
+def _cheaply_zero(expr: Expr, context: Context) -> bool:
+    if expr == 0 or _zero(expr, context.freezer, None):
+        return True
+    expanded = sympy.expand_log(expr)
+    return expanded == 0 or _zero(expanded, context.splitting_freezer, None)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One rung of the ladder."""
+
+    name: str
+    prove: Callable[[Expr, Expr, Context, int | None], Proof | None]
+    instant: bool = False
+    after_search: bool = False
+
+
+LADDER: tuple[Strategy, ...] = (
+    Strategy("identical", _identical, instant=True),
+    Strategy("rational", _rational, instant=True),
+    Strategy("log-expand", _log_expand),
+    Strategy("exp-log", _exp_log),
+    Strategy("kinks", _kinks),
+    Strategy("simplify", _simplify, after_search=True),
+)
+LADDER_ORDER = tuple(strategy.name for strategy in LADDER)
+INSTANT = tuple(s for s in LADDER if s.instant)
+BEFORE_SEARCH = tuple(s for s in LADDER if not s.instant and not s.after_search)
+AFTER_SEARCH = tuple(s for s in LADDER if s.after_search)
+
+
+def first_proof(strategies, truth: Expr, claim: Expr, context: Context, max_terms=None):
+    """``(name, except_where)`` of the first strategy that proves the pair, or None."""
+    for strategy in strategies:
+        try:
+            proof = strategy.prove(truth, claim, context, max_terms)
+        except Exception:  # a strategy that fails (even out of memory) has simply not proven it
+            proof = None
+        if proof is not None:
+            return strategy.name, proof
+    return None
