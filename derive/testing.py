@@ -19,7 +19,10 @@ def assert_gradient(loss, wrt, claim, *, time_limit: float = DEFAULT_TIME_LIMIT)
     Raise ``AssertionError`` otherwise: for a refuted claim the message names
     the first failing entry, the point, the true and the claimed value; for an
     unproven claim it says that no proof and no counterexample were found.
+    pytest leaves this function's frame out of the failure report, which then
+    points at the caller's ``assert_gradient(...)`` line.
     """
+    __tracebackhide__ = True  # pytest: show the user's test, not derive's internals
     verdict = verify(loss, wrt, claim, time_limit=time_limit)
     if verdict.status == "refuted":
         first = verdict.failures[0]

@@ -1,4 +1,4 @@
-"""The command line: golden output, exit statuses, the bad-input table.
+"""The command line: golden output, exit statuses, the bad-input table, output failures.
 
 Regenerate the golden files with ``python tests/test_cli.py`` and review the diff.
 """
@@ -6,6 +6,7 @@ Regenerate the golden files with ``python tests/test_cli.py`` and review the dif
 import contextlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import derive
+import derive.cli
 from derive.cli import run
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -26,9 +28,9 @@ GOLDEN_CASES = {
 }
 
 
-def call(args):
+def call(args, out=None):
     """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
+    out, err = out or io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             status = run(args)
@@ -80,7 +82,10 @@ def test_exit_status_1_when_a_row_is_refuted(monkeypatch):
 def test_exit_status_1_when_unproven(monkeypatch):
     import derive.core.verifier
 
-    monkeypatch.setattr(derive.core.verifier, "PROOF_STRATEGIES", derive.core.verifier.PROOF_STRATEGIES[:1])
+    verifier = derive.core.verifier
+    monkeypatch.setattr(verifier, "INSTANT", verifier.INSTANT[:1])  # "identical" only
+    monkeypatch.setattr(verifier, "BEFORE_SEARCH", ())
+    monkeypatch.setattr(verifier, "AFTER_SEARCH", ())
     status, out, _ = call(["--classes", "2", "--format", "json"])
     assert status == 1 and json.loads(out)["status"] == "unproven"
 
@@ -138,6 +143,130 @@ def test_bad_input_from_a_real_process_has_no_traceback():
     )
     assert process.returncode == 2
     assert process.stderr == "derive: error: classes must be between 2 and 64, got 0\n"
+
+
+def test_help_lists_every_exit_status():
+    statuses = {value for name, value in vars(derive.cli).items() if name.startswith("EXIT_")}
+    assert statuses == {0, 1, 2, 3, 141}
+    assert all(f"* {status} -- " in derive.cli.__doc__ for status in statuses)
+    for args in (["--help"], ["docs", "--help"]):
+        status, out, _ = call(args)
+        listed = " ".join(out.split()).split("Exit status: ")[1]
+        assert status == 0 and all(f"{status} " in listed for status in statuses)
+
+
+class Unwritable(io.StringIO):
+    """A standard output whose every write raises ``error``."""
+
+    def __init__(self, error):
+        super().__init__()
+        self.error = error
+
+    def write(self, text):
+        raise self.error
+
+
+ASCII_ERROR = UnicodeEncodeError("ascii", "d\xf3cs", 1, 2, "ordinal not in range(128)")
+OUTPUT_FAILURES = [
+    (OSError(28, "No space left on device"), 3, "cannot write to standard output: No space left on device"),
+    (ASCII_ERROR, 3, "cannot write to standard output: " + str(ASCII_ERROR)),
+    (BrokenPipeError(32, "Broken pipe"), 141, None),  # a closed pipe ends quietly, as cat does
+]
+
+
+@pytest.mark.parametrize("args", [["--classes", "2"], ["--classes", "2", "--format", "json"], ["--help"]])
+@pytest.mark.parametrize("error, expected_status, message", OUTPUT_FAILURES)
+def test_output_failure_is_one_line_and_its_own_status(args, error, expected_status, message):
+    status, _, err = call(args, out=Unwritable(error))
+    assert status == expected_status
+    assert err == ("" if message is None else f"derive: error: {message}\n")
+
+
+def test_docs_output_failure_goes_through_the_same_path(tmp_path):
+    status, _, err = call(
+        ["docs", "--out", str(tmp_path), "--classes", "2", "--features", "1"],
+        out=Unwritable(OSError(28, "No space left on device")),
+    )
+    assert status == 3
+    assert err == "derive docs: error: cannot write to standard output: No space left on device\n"
+
+
+def derive_process(*args, **options):
+    return subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True, **options)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_full_disk_on_stdout_is_one_line_and_exit_3():
+    with open("/dev/full", "w") as full:
+        process = subprocess.run(
+            [sys.executable, "-m", "derive", "--classes", "3"], stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert process.returncode == 3
+    assert process.stderr == "derive: error: cannot write to standard output: No space left on device\n"
+
+
+def test_unencodable_stdout_is_one_line_and_exit_3(tmp_path):
+    out = tmp_path / "d\xf3cs"
+    process = derive_process(
+        "docs", "--classes", "2", "--features", "1", "--out", str(out),
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert process.returncode == 3
+    assert process.stderr.startswith(
+        "derive docs: error: cannot write to standard output: 'ascii' codec can't encode character '\\xf3'"
+    )
+    assert process.stderr.count("\n") == 1 and "Traceback" not in process.stderr
+    assert process.stdout == ""
+    assert len(list(out.iterdir())) == 5  # the files are written; only their list could not be
+
+
+def test_closed_pipe_ends_quietly_with_141():
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before derive writes a byte
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "derive", "--classes", "3"], stdout=writer, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        os.close(writer)
+    assert (process.returncode, process.stderr) == (141, "")
+
+
+@pytest.fixture
+def without_module(monkeypatch):
+    """Make ``import <module>`` fail, and derive.report.docs import afresh, for one test."""
+    before = set(sys.modules)
+
+    def block(module):
+        for name in [module, *(name for name in sys.modules if name.startswith(f"{module}."))]:
+            monkeypatch.setitem(sys.modules, name, None)  # None: "import name" fails
+        for name in [name for name in sys.modules if name.startswith("derive.report.docs")]:
+            monkeypatch.delitem(sys.modules, name)
+
+    yield block
+    for name in set(sys.modules) - before:  # half-imported leftovers; monkeypatch restores the rest
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize("module", derive.cli.DOCS_EXTRA)
+def test_docs_without_the_docs_extra_names_it(module, without_module, tmp_path):
+    without_module(module)
+    status, out, err = call(["docs", "--out", str(tmp_path / "docs")])
+    assert (status, out) == (3, "")
+    assert err == (
+        f"derive docs: error: the docs extra is not installed (no module '{module}'); "
+        "install it with: pip install 'derive[docs]'\n"
+    )
+    assert not (tmp_path / "docs").exists()
+
+
+def test_docs_extra_matches_pyproject():
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    extra = project["optional-dependencies"]["docs"]
+    assert sorted(requirement.split(">")[0].split("=")[0].strip() for requirement in extra) == sorted(
+        derive.cli.DOCS_EXTRA
+    )
 
 
 if __name__ == "__main__":
