@@ -34,7 +34,10 @@ def _integers(rng: random.Random) -> Expr:
 
 
 def _reals(rng: random.Random) -> Expr:
-    magnitude = Rational(rng.randint(100, 2000), 1000)
+    """Three decimal digits at one of three scales, so that sums of products land both near
+    and far from the kinks and thresholds a claim may have."""
+    low, high = rng.choice(((10, 500), (100, 2000), (1000, 8000)))
+    magnitude = Rational(rng.randint(low, high), 1000)
     return magnitude if rng.random() < 0.5 else -magnitude
 
 

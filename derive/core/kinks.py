@@ -43,14 +43,14 @@ def canonical(kink: Expr) -> tuple[Expr, sympy.Rational]:
 
 
 def kinks_of(expr: Expr) -> dict[Expr, Expr]:
-    """The kinks of ``expr``: canonical form -> the kink as it first appears.
+    """The kinks of ``expr``: canonical form (sorted) -> the kink as it first appears.
 
     Examples
     --------
     >>> from sympy import Max, Heaviside, symbols
     >>> w, x, b = symbols("w x b", real=True)
-    >>> list(kinks_of(x * Heaviside(w * x + b) + Max(0, 1 - w).diff(w)).values())
-    [b + w*x, 1 - w]
+    >>> list(kinks_of(x * Heaviside(w * x + b) + Max(0, 1 - w).diff(w)))
+    [b + w*x, w - 1]
     """
     found: dict[Expr, Expr] = {}
 

@@ -64,7 +64,9 @@ def search(
             undefined += 1
             continue
         with mpmath.workdps(SEARCH_DIGITS):
-            scale = max(mpmath.mpf(1), abs(true_value), abs(claimed_value))
+            # Relative, not absolute: two tiny values (e^-456) may still differ in their
+            # leading digits.  Candidates are cheap to confirm or dismiss rigorously.
+            scale = max(abs(true_value), abs(claimed_value))
             if abs(true_value - claimed_value) <= AGREEMENT_THRESHOLD * scale:
                 agreeing += 1
                 continue

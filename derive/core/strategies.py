@@ -5,7 +5,7 @@ differ (``()`` for everywhere).  A strategy that fails proves nothing either way
 then moves on, and in the end either a counterexample or "unproven" is the answer.
 
 ``instant`` strategies run in the caller's process before anything else, bounded by size rather
-than time (:data:`INSTANT_TERMS`), so their verdicts never depend on timing.  The others run in
+than time (:data:`MAX_TERMS`), so their verdicts never depend on timing.  The others run in
 the worker process under each entry's own deadline (:mod:`derive.core.budget`), the
 counterexample search between the cheap ones and ``simplify``.
 """
@@ -22,8 +22,9 @@ from derive.core.freeze import AtomFreezer
 from derive.core.kinks import MAX_KINKS, OnRegion, kinks_of, sign_cases
 from derive.core.rational import NotRational, TooLarge, is_zero_rational
 
-#: Term budget of the instant rational test: the largest polynomial it may build.
-INSTANT_TERMS = 200_000
+#: Term budget of every rational zero test: the largest polynomial it may build.  Past it the
+#: test gives up at once instead of spending the entry's whole budget on one expansion.
+MAX_TERMS = 200_000
 
 Proof = tuple  # relations where the claim may differ; () for everywhere
 
@@ -36,27 +37,40 @@ class Context:
         self.splitting_freezer = AtomFreezer(split_exponentials=True)
 
 
-def _identical(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+def _identical(truth: Expr, claim: Expr, context: Context) -> Proof | None:
     return () if truth - claim == 0 else None
 
 
-def _rational(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+def _rational(truth: Expr, claim: Expr, context: Context) -> Proof | None:
     """Zero as a rational function of its exponentials and other atoms."""
-    return () if _zero(truth - claim, context.freezer, max_terms) else None
+    return () if _zero(truth - claim, context.freezer) else None
 
 
-def _log_expand(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+def _log_expand(truth: Expr, claim: Expr, context: Context) -> Proof | None:
     """Zero once SymPy expands logarithms of products (where that is valid)."""
     return () if sympy.expand_log(truth - claim) == 0 else None
 
 
-def _exp_log(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+def _exp_log(truth: Expr, claim: Expr, context: Context) -> Proof | None:
     """Zero after expanding logarithms and splitting exponentials of sums."""
     expanded = sympy.expand_log(truth - claim)
-    return () if _zero(expanded, context.splitting_freezer, max_terms) else None
+    return () if _zero(expanded, context.splitting_freezer) else None
 
 
-def _kinks(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+def _exp_rewrite(truth: Expr, claim: Expr, context: Context) -> Proof | None:
+    """Zero once hyperbolic and trigonometric functions are written with exponentials."""
+    difference = truth - claim
+    if not difference.has(*_REWRITABLE):
+        return None
+    rewritten = sympy.expand_log(difference.rewrite(sympy.exp))
+    return () if _zero(rewritten, context.splitting_freezer) else None
+
+
+_REWRITABLE = (sympy.tanh, sympy.sinh, sympy.cosh, sympy.coth, sympy.sech, sympy.csch,
+               sympy.sin, sympy.cos, sympy.tan)
+
+
+def _kinks(truth: Expr, claim: Expr, context: Context) -> Proof | None:
     """Zero on every open region where the true side's kinks keep their signs."""
     kinks = kinks_of(truth)
     if not kinks or len(kinks) > MAX_KINKS:
@@ -66,25 +80,25 @@ def _kinks(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | Non
         on_region = OnRegion(signs).rewrite(difference)
         if not _cheaply_zero(on_region, context):
             return None
-    return tuple(sympy.Eq(kink, 0) for kink in kinks.values())
+    return tuple(sympy.Eq(kink, 0) for kink in kinks)
 
 
-def _simplify(truth: Expr, claim: Expr, context: Context, max_terms) -> Proof | None:
+def _simplify(truth: Expr, claim: Expr, context: Context) -> Proof | None:
     return () if sympy.simplify(truth - claim) == 0 else None
 
 
-def _zero(expr: Expr, freezer: AtomFreezer, max_terms) -> bool:
+def _zero(expr: Expr, freezer: AtomFreezer) -> bool:
     try:
-        return is_zero_rational(freezer.freeze(expr), max_terms)
+        return is_zero_rational(freezer.freeze(expr), MAX_TERMS)
     except (NotRational, TooLarge, ValueError, ZeroDivisionError):
         return False
 
 
 def _cheaply_zero(expr: Expr, context: Context) -> bool:
-    if expr == 0 or _zero(expr, context.freezer, None):
+    if expr == 0 or _zero(expr, context.freezer):
         return True
     expanded = sympy.expand_log(expr)
-    return expanded == 0 or _zero(expanded, context.splitting_freezer, None)
+    return expanded == 0 or _zero(expanded, context.splitting_freezer)
 
 
 @dataclass(frozen=True)
@@ -92,7 +106,7 @@ class Strategy:
     """One rung of the ladder."""
 
     name: str
-    prove: Callable[[Expr, Expr, Context, int | None], Proof | None]
+    prove: Callable[[Expr, Expr, Context], Proof | None]
     instant: bool = False
     after_search: bool = False
 
@@ -102,6 +116,7 @@ LADDER: tuple[Strategy, ...] = (
     Strategy("rational", _rational, instant=True),
     Strategy("log-expand", _log_expand),
     Strategy("exp-log", _exp_log),
+    Strategy("exp-rewrite", _exp_rewrite),
     Strategy("kinks", _kinks),
     Strategy("simplify", _simplify, after_search=True),
 )
@@ -111,11 +126,11 @@ BEFORE_SEARCH = tuple(s for s in LADDER if not s.instant and not s.after_search)
 AFTER_SEARCH = tuple(s for s in LADDER if s.after_search)
 
 
-def first_proof(strategies, truth: Expr, claim: Expr, context: Context, max_terms=None):
+def first_proof(strategies, truth: Expr, claim: Expr, context: Context):
     """``(name, except_where)`` of the first strategy that proves the pair, or None."""
     for strategy in strategies:
         try:
-            proof = strategy.prove(truth, claim, context, max_terms)
+            proof = strategy.prove(truth, claim, context)
         except Exception:  # a strategy that fails (even out of memory) has simply not proven it
             proof = None
         if proof is not None:

@@ -34,13 +34,13 @@ from sympy import Expr, Symbol
 from derive.core import budget
 from derive.core.certify import Definedness, has_undefined_atoms
 from derive.core.domain import Domain, solve_constraints
+from derive.core.kinks import kinks_of
 from derive.core.inputs import Shaped, expression, same_shape, shaped, variable
 from derive.core.search import search
 from derive.core.strategies import (
     AFTER_SEARCH,
     BEFORE_SEARCH,
     INSTANT,
-    INSTANT_TERMS,
     Context,
     first_proof,
 )
@@ -50,6 +50,9 @@ from derive.core.verdict import EntryVerdict, Verdict, VerificationInputError
 DEFAULT_TIME_LIMIT = 10.0
 #: Default number of random points tried when looking for a counterexample.
 DEFAULT_POINTS = 8
+#: Entries whose true side has kinks get this many times the points: a claim wrong only on part
+#: of a region (``1[s > 1]`` for ``1[s > 0]``) needs points there.
+KINK_POINTS_FACTOR = 4
 #: Points at which definedness certificates are sought.
 DEFINEDNESS_POINTS = 4
 
@@ -212,7 +215,7 @@ class _Decider:
         """(verdict, None) when decided here; (None, proof or None) to go on in the worker."""
         if any(has_undefined_atoms(side) for side in self._sides(entry)):
             return self._undefined(entry), None
-        proof = first_proof(INSTANT, entry.truth, entry.claim, self.context, INSTANT_TERMS)
+        proof = first_proof(INSTANT, entry.truth, entry.claim, self.context)
         if proof is not None and not self._needs_evaluation(entry):
             return self._proven(entry, proof), None
         return None, proof
@@ -228,8 +231,9 @@ class _Decider:
         if proof is not None:
             return self._proven(entry, proof)
         rng = random.Random(f"search:{self.seed}:{entry.index}")
+        points = self.points * (KINK_POINTS_FACTOR if kinks_of(entry.truth) else 1)
         found = search(entry.index, entry.variable, entry.truth, entry.claim, self.domain,
-                       entry.shown, self.points, rng)
+                       entry.shown, points, rng)
         if found.counterexample is not None:
             return EntryVerdict(entry.index, "refuted", counterexample=found.counterexample,
                                 agreeing_points=found.agreeing, undefined_points=found.undefined,
@@ -258,7 +262,8 @@ class _Decider:
         return EntryVerdict(
             entry.index, "unproven", variable=entry.variable,
             reason="undefined: the loss, the true value or the claim has no certified finite "
-            "value at any point tried (nan, zoo, a division by zero everywhere, ...)",
+            "value at any point tried (nan, zoo, a division by zero everywhere, or a function "
+            "that cannot be evaluated)",
         )
 
 
