@@ -18,6 +18,8 @@ from sympy import Expr
 from sympy.core.evalf import PrecisionExhausted
 from sympy.core.function import AppliedUndef
 
+from derive.core.inputs import traits
+
 #: Digits a certified value carries, and the largest working precision evalf may raise to.
 CERTIFIED_DIGITS = 30
 MAX_DIGITS = 2000
@@ -33,9 +35,9 @@ _FINITE = (
 )
 
 
-def has_undefined_atoms(expr: Expr) -> bool:
+def has_undefined_atoms(expr: Expr, memo: dict | None = None) -> bool:
     """True when ``expr`` contains ``nan``, ``zoo`` or an infinity: undefined, never agreement."""
-    return any(expr.has(atom) for atom in _UNDEFINED)
+    return "undefined" in traits(expr, {} if memo is None else memo)
 
 
 def value_at(expr: Expr, point: Mapping, digits: int = CERTIFIED_DIGITS, strict: bool = True):
@@ -137,14 +139,18 @@ class Definedness:
         self._parts: dict = {}
         self._positive: dict = {}
         self._certified: dict = {}
+        self._traits: dict = {}
+
+    def has_undefined_atoms(self, *exprs: Expr) -> bool:
+        return any(has_undefined_atoms(e, self._traits) for e in exprs)
 
     def trivially_defined(self, *exprs: Expr) -> bool:
         """True when nothing needs evaluating: no denominators or logarithms that might vanish."""
-        return not any(has_undefined_atoms(e) for e in exprs) and not self._open_parts(exprs)
+        return not self.has_undefined_atoms(*exprs) and not self._open_parts(exprs)
 
     def defined_somewhere(self, *exprs: Expr) -> bool:
         """True when some point makes every expression certifiably defined."""
-        if any(has_undefined_atoms(expr) for expr in exprs):
+        if self.has_undefined_atoms(*exprs):
             return False
         parts = self._open_parts(exprs)
         if not parts:

@@ -112,8 +112,11 @@ def _vector_length(shape: tuple[int, ...]) -> int | None:
     return large[0] if large else 1
 
 
-def expression(value, what: str) -> Expr:
-    """``value`` as an exact SymPy expression, or a precise VerificationInputError."""
+def expression(value, what: str, memo: dict | None = None) -> Expr:
+    """``value`` as an exact SymPy expression, or a precise VerificationInputError.
+
+    ``memo`` shares the scan of common subexpressions among the entries of one call.
+    """
     if isinstance(value, (str, bytes)):
         raise VerificationInputError(
             f"the {what} is a string ({value!r}); derive never parses strings with eval: "
@@ -130,17 +133,49 @@ def expression(value, what: str) -> Expr:
     expr = sympy.sympify(value)  # safe: a number or a Basic, never a string
     if not isinstance(expr, Expr) or isinstance(expr, sympy.MatrixExpr):
         raise VerificationInputError(f"the {what} must be an expression, got {type(expr).__name__}")
-    if expr.has(sympy.MatrixSymbol):
+    found = traits(expr, {} if memo is None else memo)
+    if "matrix" in found:
         raise VerificationInputError(
             f"the {what} contains a MatrixSymbol; write the matrix's entries as Symbols"
         )
-    noncommutative = sorted(str(s) for s in expr.free_symbols if s.is_commutative is False)
-    if noncommutative or expr.is_commutative is False:
+    if "noncommutative" in found:
+        noncommutative = sorted(str(s) for s in expr.free_symbols if s.is_commutative is False)
         raise VerificationInputError(
             f"the {what} has noncommutative symbols ({', '.join(noncommutative) or expr}); "
             "derive's proofs are commutative algebra: use commutative symbols for the entries"
         )
-    return exact(expr)
+    return exact(expr) if "float" in found else expr
+
+
+_UNDEFINED_ATOMS = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
+
+
+def traits(expr: sympy.Basic, memo: dict) -> frozenset:
+    """What an expression contains, in one pass shared through ``memo``: any of ``"float"``,
+    ``"matrix"``, ``"noncommutative"`` and ``"undefined"`` (nan, zoo, an infinity).
+
+    Examples
+    --------
+    >>> from sympy import Symbol, nan
+    >>> sorted(traits(0.5 * Symbol("A", commutative=False) + nan * Symbol("x"), {}))
+    ['float', 'noncommutative', 'undefined']
+    """
+    if expr in memo:
+        return memo[expr]
+    if expr.args:
+        found = frozenset().union(*(traits(arg, memo) for arg in expr.args))
+        if isinstance(expr, sympy.MatrixSymbol):
+            found |= {"matrix"}
+    elif isinstance(expr, Float):
+        found = frozenset({"float"} if expr.is_finite else {"float", "undefined"})
+    elif expr in _UNDEFINED_ATOMS:
+        found = frozenset({"undefined"})
+    elif isinstance(expr, Symbol) and expr.is_commutative is False:
+        found = frozenset({"noncommutative"})
+    else:
+        found = frozenset()
+    memo[expr] = found
+    return found
 
 
 def exact(expr: Expr) -> Expr:

@@ -32,7 +32,7 @@ import sympy
 from sympy import Expr, Symbol
 
 from derive.core import budget
-from derive.core.certify import Definedness, has_undefined_atoms
+from derive.core.certify import Definedness
 from derive.core.domain import Domain, solve_constraints
 from derive.core.kinks import kinks_of
 from derive.core.inputs import Shaped, expression, same_shape, shaped, variable
@@ -63,7 +63,7 @@ class _Entry:
     variable: Symbol | None
     truth: Expr
     claim: Expr
-    shown: frozenset  # the symbols a counterexample lists: those of the entry as given
+    given: tuple[Expr, Expr]  # the entry as given: a counterexample lists only its symbols
 
 
 def verify(loss, wrt, claim, *, given=(), time_limit: float = DEFAULT_TIME_LIMIT,
@@ -99,7 +99,8 @@ def verify(loss, wrt, claim, *, given=(), time_limit: float = DEFAULT_TIME_LIMIT
     claims = shaped(claim, "claim")
     _check_pairing(variables, claims, "wrt", "claim", loss=loss, given=given,
                    time_limit=time_limit, points=points, seed=seed)
-    claim_exprs = [expression(c, "claim") for c in claims.entries]
+    memo: dict = {}
+    claim_exprs = [expression(c, "claim", memo) for c in claims.entries]
     truths = [sympy.diff(loss, s) for s in symbols]
     return _verify_pairs(truths, claim_exprs, symbols, loss, given, time_limit, points, seed)
 
@@ -122,8 +123,9 @@ def verify_identity(lhs, rhs, *, given=(), time_limit: float = DEFAULT_TIME_LIMI
     """
     left, right = shaped(lhs, "the true values"), shaped(rhs, "the claimed values")
     _check_pairing(left, right, "the true values", "the claimed values")
-    truths = [expression(value, "true value") for value in left.entries]
-    claims = [expression(value, "claim") for value in right.entries]
+    memo: dict = {}
+    truths = [expression(value, "true value", memo) for value in left.entries]
+    claims = [expression(value, "claim", memo) for value in right.entries]
     return _verify_pairs(truths, claims, [None] * len(truths), None, given, time_limit, points, seed)
 
 
@@ -156,7 +158,7 @@ def _verify_pairs(truths, claims, variables, loss, given, time_limit, points, se
     _check_options(time_limit, points, seed)
     domain = Domain(solve_constraints(given, [v for v in variables if v is not None]))
     entries = [
-        _Entry(i, var, domain.substitute(t), domain.substitute(c), frozenset(t.free_symbols | c.free_symbols))
+        _Entry(i, var, domain.substitute(t), domain.substitute(c), (t, c))
         for i, (var, t, c) in enumerate(zip(variables, truths, claims))
     ]
     loss = domain.substitute(loss) if loss is not None else None
@@ -213,7 +215,7 @@ class _Decider:
 
     def instantly(self, entry: _Entry):
         """(verdict, None) when decided here; (None, proof or None) to go on in the worker."""
-        if any(has_undefined_atoms(side) for side in self._sides(entry)):
+        if self.definedness.has_undefined_atoms(*self._sides(entry)):
             return self._undefined(entry), None
         proof = first_proof(INSTANT, entry.truth, entry.claim, self.context)
         if proof is not None and not self._needs_evaluation(entry):
@@ -233,7 +235,7 @@ class _Decider:
         rng = random.Random(f"search:{self.seed}:{entry.index}")
         points = self.points * (KINK_POINTS_FACTOR if kinks_of(entry.truth) else 1)
         found = search(entry.index, entry.variable, entry.truth, entry.claim, self.domain,
-                       entry.shown, points, rng)
+                       entry.given[0].free_symbols | entry.given[1].free_symbols, points, rng)
         if found.counterexample is not None:
             return EntryVerdict(entry.index, "refuted", counterexample=found.counterexample,
                                 agreeing_points=found.agreeing, undefined_points=found.undefined,
