@@ -156,8 +156,8 @@ def traits(expr: sympy.Basic, memo: dict) -> frozenset:
 
     Examples
     --------
-    >>> from sympy import Symbol, nan
-    >>> sorted(traits(0.5 * Symbol("A", commutative=False) + nan * Symbol("x"), {}))
+    >>> from sympy import Symbol, log, zoo
+    >>> sorted(traits(0.5 * Symbol("A", commutative=False) + log(zoo * Symbol("x")), {}))
     ['float', 'noncommutative', 'undefined']
     """
     if expr in memo:
