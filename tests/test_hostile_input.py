@@ -294,3 +294,27 @@ def test_abs_of_a_complex_symbol_is_not_split_as_a_real_kink():
     assert verify(Abs(x) * c, [c], [Abs(x)]).status == "proven"
     assert verify(KroneckerDelta(1, 1) * x, [x], [1]).status == "proven"
     assert verify(Eq(x, x) and x, [x], [1]).status == "proven"
+
+
+def test_verdicts_and_counterexamples_do_not_depend_on_the_hash_seed():
+    script = (
+        "from sympy import Eq, Max, Piecewise, exp, log, symbols\n"
+        "from derive import verify\n"
+        "w, x, b, u, v = symbols('w x b u v', real=True)\n"
+        "t0, t1 = symbols('t0 t1', positive=True)\n"
+        "soft = -t0 * log(exp(u) / (exp(u) + exp(v))) - t1 * log(exp(v) / (exp(u) + exp(v)))\n"
+        "print(verify(soft, [u, v], [exp(u) / (exp(u) + exp(v)) - t0 * 1.0000001, 0],\n"
+        "             given=[Eq(t0 + t1, 1)]))\n"
+        "print(verify(Max(0, w * x + b), [w, b], [Piecewise((x, w * x + b > 1), (0, True)), 1]))\n"
+        "print(verify(Max(0, w * x + b), [b, w], [Piecewise((1, w * x + b > 0), (0, True)),\n"
+        "                                        Piecewise((x, w * x + b > 0), (0, True))]))\n"
+    )
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        outputs.add(out.stdout)
+    assert len(outputs) == 1, outputs
+    (text,) = outputs
+    assert [line.split(":")[0] for line in text.splitlines()] == ["refuted", "refuted", "proven (kinks) except where b + w*x = 0"]

@@ -94,4 +94,4 @@ def test_notebook_shows_the_derivation_and_verdicts_as_math():
     assert r"&& \text{row 0: proven (rational)}" in latex
     assert d.verify()._repr_latex_() == r"$\text{proven (2 of 2 rows, 8 of 8 steps, 3 of 3 facts proven)}$"
     refuted = derive.verify(d.loss, d.weights, 2 * d.closed_form_matrix())
-    assert refuted._repr_latex_().startswith(r"$\text{refuted: entry 0: at w\_\{0,0\} = ")
+    assert refuted._repr_latex_().startswith(r"$\text{refuted: dL/dw\_\{0,0\}: at w\_\{0,0\} = ")
