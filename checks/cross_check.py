@@ -15,11 +15,20 @@ Each claim is compared, with the steps and tolerances of ``checks.tolerances``, 
 and the float64 gradient written stably is compared against the reference too.  A last row takes a
 small gradient-descent step along the closed form at each point and checks that ``f_y`` rises and
 the loss falls by the first-order amount (``checks.descent``).
+
+``logit_scale`` must lie in ``0 < logit_scale <= 1e15`` (``checks.tolerances.MAX_LOGIT_SCALE``
+says why); anything else is a ``ValueError``.  Inside that range the float64 rows' tolerances grow
+with the scores, and a row whose tolerance could no longer fail (``TOLERANCE_CAP``) is reported
+"not applicable at this scale" instead of passing; so is the descent row when no point could be
+stepped.  The 50-digit rows apply across the whole range.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+import reprlib
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -34,7 +43,13 @@ from checks.points import Point, random_points, score_magnitude
 from checks.reference import reference_gradient, reference_loss
 from checks.report import CrossCheck, MethodRow
 from checks.symbolic import Derivation, mpmath_function, stacked
-from checks.tolerances import DEFAULT_POINTS, SHOWN_DIGITS, TOLERANCES
+from checks.tolerances import (
+    DEFAULT_POINTS,
+    MAX_LOGIT_SCALE,
+    SHOWN_DIGITS,
+    TOLERANCE_CAP,
+    TOLERANCES,
+)
 
 
 def cross_check(
@@ -46,8 +61,11 @@ def cross_check(
     """Compare the derivation's gradient with numeric references at ``points`` random points.
 
     Scores ``f = W x`` are drawn with entries of size about ``logit_scale`` from
-    ``numpy.random.default_rng(seed)``.  ``r.ok`` is True when every method is within its
-    tolerance and nothing was NaN or infinite; ``print(r)`` shows the table.
+    ``numpy.random.default_rng(seed)``; ``logit_scale`` must be a real number with
+    ``0 < logit_scale <= 1e15``, else ``ValueError``.  ``r.ok`` is True when every applicable
+    method is within its tolerance and nothing was NaN or infinite; a method not applicable at
+    this scale (its tolerance could not fail) is shown as ``n/a`` and never counted as a pass.
+    ``print(r)`` shows the table.
 
     Examples
     --------
@@ -60,11 +78,17 @@ def cross_check(
     True
     >>> [row.name for row in r.methods][:2]
     ['loss: SymPy vs mpmath reference', 'SymPy diff vs mpmath reference']
+    >>> top = cross_check(d, points=4, seed=0, logit_scale=1e15)  # float64 rounds scores by ~0.4
+    >>> top.ok, [row.status for row in top.methods]
+    (True, ['yes', 'yes', 'yes', 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', 'yes'])
+    >>> cross_check(d, logit_scale=1e30)
+    Traceback (most recent call last):
+    ...
+    ValueError: logit_scale must be a real number with 0 < logit_scale <= 1e+15, got 1e+30
     """
     if isinstance(points, bool) or not isinstance(points, int) or points < 1:
         raise ValueError(f"points must be a positive integer, got {points!r}")
-    if not (math.isfinite(logit_scale) and logit_scale > 0):
-        raise ValueError(f"logit_scale must be positive and finite, got {logit_scale!r}")
+    logit_scale = _checked_scale(logit_scale)
     label = derivation.label
     at = random_points(derivation.classes, derivation.features, points, seed, logit_scale)
     nu = score_magnitude(at)
@@ -117,6 +141,21 @@ def cross_check(
     return CrossCheck(heading, tuple(rows))
 
 
+def _checked_scale(logit_scale: object) -> float:
+    """``logit_scale`` as a float, or ``ValueError`` if it is outside the supported range.
+
+    Compared exactly before converting, so ``10**400`` is out of range, not an ``OverflowError``.
+    """
+    top = MAX_LOGIT_SCALE.value
+    real = isinstance(logit_scale, numbers.Real) and not isinstance(logit_scale, (bool, np.bool_))
+    if real and 0 < logit_scale <= top and 0 < float(logit_scale) <= top:
+        return float(logit_scale)
+    raise ValueError(
+        f"logit_scale must be a real number with 0 < logit_scale <= {top:g}, "
+        f"got {reprlib.repr(logit_scale)}"
+    )
+
+
 def _evaluate(
     derivation: Derivation, row: Callable[[int], sympy.Matrix], name: str, at: Sequence[Point]
 ) -> list:
@@ -159,7 +198,20 @@ def _compare_row(
             f"{len(failing)} of {len(errors)} points fail; worst at point {worst}, "
             + _describe(comparisons[worst], labels, entry_name, tolerance)
         )
-    return MethodRow(name, len(errors), errors[worst], tolerance, not failing, failure)
+    row = MethodRow(name, len(errors), errors[worst], tolerance, not failing, failure)
+    if rule.applies_at(nu):
+        return row
+    return replace(
+        row,
+        ok=False,
+        failure="",
+        applicable=False,
+        note=(
+            f"not applicable at this scale: its tolerance at nu {nu:.3g}, {tolerance:.1e}, is "
+            f"at least {TOLERANCE_CAP.value:.0e} (checks.tolerances.TOLERANCE_CAP), so it could "
+            "pass a wrong gradient; not counted as a pass"
+        ),
+    )
 
 
 def _describe(
@@ -198,7 +250,8 @@ def _descent_row(
             f"there, below the claim's resolution (the loss change would be below its rounding)"
         )
     if not stepped:
-        return MethodRow(name, 0, math.inf, rule.tolerance, False, "no point was stepped", note)
+        note += "; not applicable at these points: there is nothing to step, so no verdict"
+        return MethodRow(name, 0, math.inf, rule.tolerance, False, note=note, applicable=False)
     bad = [
         (i, step) for i, step in stepped if not (step.helps and step.deviation <= rule.tolerance)
     ]

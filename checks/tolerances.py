@@ -21,6 +21,22 @@ methods take ``step * nu**step_power`` and ``tolerance * nu**tolerance_power``; 
 
 The measured values quoted below are the worst over 1800 runs of ``cross_check`` (16 points each):
 K in (2, 3, 5), D in (1, 2, 3), labels 0 and K - 1, seeds 0-19, logit scales 1, 10, 1e2, 1e3, 1e4.
+
+Supported range.  ``cross_check`` accepts ``0 < logit_scale <= MAX_LOGIT_SCALE`` (1e15) and raises
+``ValueError`` for anything else: 0, negatives, inf, nan, bools, non-numbers and numbers too large,
+such as ``10**400``.  Why 1e15 is in ``MAX_LOGIT_SCALE.why``.
+
+Not applicable at this scale.  A row *cannot fail* when its tolerance at the scale checked is at
+least ``TOLERANCE_CAP`` (1e-2): it would pass a gradient off by a percent, and from a tolerance of 1
+on, the zero gradient, a wrong sign or a missing indicator.  The float64 rows' tolerances grow with
+``nu`` and reach the cap inside the range (forward differences at nu 1e8, central differences at
+3.2e10, the stable float64 gradient at 7e11); such a row is reported "not applicable at this scale"
+(``MethodRow.applicable`` False, with a note): shown in the table, never counted as a pass, and
+left out of ``CrossCheck.ok``.  The 50-digit rows' tolerances do not grow: they apply across the
+range, and catch a gradient off by 0.05% at every scale; an applicable float64 row catches one off
+by more than its tolerance (a sign or a missing indicator always).  Range measurements: logit
+scales 5e-324, 1e-300, 1e-10, 1e6, 1e8, 1e10-1e15 (the K, D and labels above, seeds 0-4): every
+applicable row of a right derivation within its tolerance.
 """
 
 from __future__ import annotations
@@ -45,6 +61,53 @@ DEFAULT_POINTS = 16
 
 #: Significant digits printed for each number in a failure message; 17 round-trips any float64.
 SHOWN_DIGITS = 17
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A documented bound of the cross-check and why that number, in the style of the table."""
+
+    value: float
+    why: str
+
+
+#: The largest ``logit_scale`` ``cross_check`` accepts (the smallest is anything above 0).
+MAX_LOGIT_SCALE = Limit(
+    value=1e15,
+    why=(
+        "Set by the 50-digit rows, the only ones left near the top (every float64 row is past "
+        "TOLERANCE_CAP from nu 7e11 on). SymPy's expressions round each score f = W x to 50 "
+        "digits (2^-169 relative, after summing D exact products): an absolute error up to "
+        "(D - 1) 2^-169 nu, which exp carries into every p_m, and so into the gradient's normwise "
+        "relative error, at most twice over: 4e-50 nu at D = 16. Points with two scores within "
+        "1 of each other at size nu measure 1.5e-52 nu (2e-37 at nu 1.4e15, 2e-34 at 1.4e18, "
+        "5e-31 at 1.5e21: the tolerance 1e-30 is reached near nu 1e21). Random points have "
+        "nu <= 4.1 logit_scale (measured over 4800 draws, D up to 16), so at 1e15 the bound is "
+        "2e-34 at D = 16 (7e-34 at D = 64), over 1000 times below the tolerance: 1e15 keeps the "
+        "margins of the table. Further up the reference fails too: mp.diff steps by 2^-179 at "
+        "378 bits, an error of about 2^-200 nu "
+        "(measured 4.5e-61 nu, 7e-31 at nu 1.6e30), and a derivative of exactly 0 once w + 2^-179 "
+        "rounds to w (weights beyond about 2^199 = 8e59): the right derivation that failed at "
+        "logit_scale 1e100. Below, nothing degrades: nu >= 1 keeps the float64 tolerances at their "
+        "ordinary values, and right derivations pass at 1e-10, 1e-300 and 5e-324."
+    ),
+)
+
+#: A row whose tolerance at the scale checked is at least this cannot fail: not applicable there.
+TOLERANCE_CAP = Limit(
+    value=1e-2,
+    why=(
+        "Every error is normwise relative, so a tolerance of 1 passes the zero gradient (error "
+        "exactly 1) and can pass one missing the indicator 1[m = y] (error >= 1: its term e_y x^T "
+        "has size max|x_k| = 1, at least every entry of the true gradient); 2 passes the wrong "
+        "sign. From 1 on a row cannot fail the wrong derivations it exists for. Below 1 it still "
+        "passes a gradient off by its tolerance; the table's tolerances are the measured error "
+        "times a margin, 2e-4 at most at logit_scale 1e4, so at 1e-2, a gradient wrong by a "
+        "percent, a row has stopped telling a right gradient from a wrong one and is reported "
+        "not applicable at this scale. The float64 rows reach it at nu 1e8 (forward), 3.2e10 "
+        "(central) and 7e11 (stable float64); the 50-digit rows never do."
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +139,19 @@ class Tolerance:
     def tolerance_at(self, score_magnitude: float) -> float:
         """The tolerance for scores of size ``score_magnitude``."""
         return self.tolerance * score_magnitude**self.tolerance_power
+
+    def applies_at(self, score_magnitude: float) -> bool:
+        """False when the tolerance there is at least ``TOLERANCE_CAP``: the row cannot fail.
+
+        Examples
+        --------
+        >>> forward = TOLERANCES["forward difference"]
+        >>> forward.applies_at(1e4), forward.applies_at(1e9)
+        (True, False)
+        >>> TOLERANCES["symbolic"].applies_at(1e16)
+        True
+        """
+        return self.tolerance_at(score_magnitude) < TOLERANCE_CAP.value
 
 
 _CENTRAL_STEP = 6e-6

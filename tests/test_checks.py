@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import math
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -255,3 +257,130 @@ def test_rejects_bad_arguments_and_foreign_symbols():
     stray = sympy.Symbol("lambda")
     with pytest.raises(ValueError, match="lambda"):
         cross_check(Planted(d, closed_form=lambda m: d.closed_form(m) * stray), points=1)
+
+
+# --- the supported range of logit_scale, and rows that cannot fail at a scale -----------------
+
+TOP = checks.tolerances.MAX_LOGIT_SCALE.value
+CAP = checks.tolerances.TOLERANCE_CAP.value
+FLOAT64_ROWS = {
+    "SymPy diff vs central differences",
+    "closed form vs central differences",
+    "SymPy diff vs forward differences",
+    "closed form vs forward differences",
+    "stable float64 gradient vs mpmath reference",
+}
+
+
+def failing_applicable(result):
+    return {row.name for row in result.methods if row.applicable and not row.ok}
+
+
+@pytest.mark.parametrize(
+    "logit_scale",
+    [
+        0, 0.0, -0.0, -1.0, -1e-300, -TOP, float("inf"), float("-inf"), float("nan"),
+        np.float64("nan"), np.nextafter(TOP, math.inf), 1e16, 1e30, 1e100, 10**16, 10**400,
+        -(10**400), Fraction(10**400 + 1, 3), Fraction(1, 10**400), True, False, np.bool_(True),
+        "1", "1e4", None, 1 + 0j, [1.0], Decimal("1"),
+    ],
+    ids=repr,
+)
+def test_rejects_logit_scales_outside_the_range(logit_scale):
+    with pytest.raises(ValueError) as raised:  # never OverflowError, never TypeError
+        cross_check(derivation(), points=1, logit_scale=logit_scale)
+    message = str(raised.value)
+    assert "\n" not in message and len(message) < 200
+    assert message.startswith("logit_scale must be a real number with 0 < logit_scale <= 1e+15")
+
+
+@pytest.mark.parametrize("logit_scale", [5e-324, 1e-300, 1, 10**15, np.float64(TOP), Fraction(TOP)])
+def test_accepts_the_ends_of_the_range_and_any_real_type(logit_scale):
+    result = cross_check(derivation(), points=2, logit_scale=logit_scale)
+    assert result.ok, str(result)
+
+
+def test_rows_that_cannot_fail_at_the_top_are_not_applicable():
+    result = cross_check(derivation(), points=4, logit_scale=TOP)
+    not_applicable = {row.name for row in result.methods if not row.applicable}
+    assert not_applicable == FLOAT64_ROWS
+    for row in result.methods:
+        assert (row.tolerance < CAP) == row.applicable, row.name
+        if not row.applicable:
+            assert not row.ok and row.status == "n/a" and not row.failure
+            assert "not applicable at this scale" in row.note
+    assert result.ok and result.failures == ()
+    assert result.max_relative_error == max(
+        row.max_relative_error for row in result.methods if row.applicable
+    )
+    text = str(result)
+    assert text.count(" n/a\n") == len(FLOAT64_ROWS)
+    assert "verdict: ok, every applicable method within its tolerance; 5 not applicable" in text
+
+
+def test_applicability_follows_the_score_magnitude():
+    # nu ~ 3e9: forward differences' tolerance has passed the cap, central differences' has not.
+    result = cross_check(derivation(), points=4, logit_scale=1e9)
+    status = {row.name: row.status for row in result.methods}
+    assert status["closed form vs forward differences"] == "n/a"
+    assert status["closed form vs central differences"] == "yes"
+    assert status["stable float64 gradient vs mpmath reference"] == "yes"
+    assert result.ok, str(result)
+
+
+def test_not_applicable_rows_are_never_a_pass():
+    coarse = checks.MethodRow("forward", 4, 0.1, 10.0, False, note="n/a", applicable=False)
+    failed = checks.MethodRow("reference", 4, 1.0, 1e-30, False, failure="point 0")
+    nothing = checks.CrossCheck("only rows that cannot fail", (coarse,))
+    assert not nothing.ok and nothing.max_relative_error == math.inf
+    assert "nothing was checked" in str(nothing)
+    mixed = checks.CrossCheck("one failure", (coarse, failed))
+    assert not mixed.ok and mixed.failures == ("reference: point 0",)
+    assert "FAILED, 1 of 1 applicable methods; 1 not applicable at this scale" in str(mixed)
+
+
+@pytest.mark.parametrize("logit_scale", [1e6, 1e11, TOP])
+@pytest.mark.parametrize("classes, features, label", [(2, 2, 1), (3, 2, 0)])
+def test_passes_across_the_range(classes, features, label, logit_scale):
+    for seed in (0, 1):
+        result = cross_check(
+            derivation(classes, features, label), points=8, seed=seed, logit_scale=logit_scale
+        )
+        assert result.ok, str(result)
+
+
+@pytest.mark.parametrize("classes, features, label", [(2, 2, 1), (3, 2, 0)])
+def test_refutes_wrong_gradients_at_the_top_of_the_range(classes, features, label):
+    d = derivation(classes, features, label)
+    wrong = {
+        "missing indicator": (Planted(d, closed_form=lambda m: d.probabilities[m] * d.x.T),
+                              CLOSED_FORM_ROWS),
+        "off by 0.05%": (Planted(d, closed_form=lambda m: d.closed_form(m) * sympy.Rational(
+            10005, 10000)), CLOSED_FORM_ROWS),
+        "wrong sign": (Planted(d, gradient=lambda m: -d.gradient(m)), SYMPY_ROWS),
+    }
+    for name, (planted, rows) in wrong.items():
+        result = cross_check(planted, points=8, logit_scale=TOP)
+        applicable = {row.name for row in result.methods if row.applicable}
+        assert rows & applicable, name
+        assert not result.ok, name
+        assert failing_applicable(result) == rows & applicable, name
+
+
+def test_descent_with_no_point_to_step_is_not_applicable():
+    # K = 2, label 0 wins by far at both points: the gradient is below every floor, so nothing
+    # can be stepped; that says nothing about the derivation.
+    d = derivation(2, 1, 0)
+    result = next(
+        r for r in (cross_check(d, points=2, seed=s, logit_scale=1e4) for s in range(40))
+        if next(row for row in r.methods if row.name.startswith("descent")).points == 0
+    )
+    descent = next(row for row in result.methods if row.name.startswith("descent"))
+    assert not descent.applicable and descent.status == "n/a"
+    assert "nothing to step" in descent.note
+    assert result.ok, str(result)
+
+
+def test_every_limit_says_why():
+    for limit in (checks.tolerances.MAX_LOGIT_SCALE, checks.tolerances.TOLERANCE_CAP):
+        assert limit.value > 0 and len(limit.why) > 80
