@@ -151,7 +151,7 @@ def _cross_check_blocks(d: SoftmaxCrossEntropy) -> list[Block]:
                 str(row.points),
                 f"{row.max_relative_error:.1e}",
                 f"{row.tolerance:.1e}",
-                "ok" if row.ok else "FAILED",
+                ("ok" if row.ok else "FAILED") if row.applicable else "not applicable at this scale",
             )
             for row in result.methods
         )
