@@ -205,3 +205,17 @@ def test_verdict_summary_names_the_first_wrong_entry_and_counts_the_rest():
     text = str(verdict)
     assert text.startswith("refuted: dL/dw: at w = ")
     assert text.endswith("(and 1 more refuted entry)")
+
+
+def test_a_complex_argument_is_no_kink():
+    c = Symbol("c")  # complex to SymPy: |c| = sign(c) c only on the real line
+    verdict = verify(Abs(c) * x, [x], [sign(c) * c])
+    assert verdict.status == "refuted"
+    assert verdict.failures[0].point[c].as_real_imag()[1] != 0
+
+
+def test_undefined_functions_keep_their_assumptions():
+    g = sympy.Function("g", positive=True)
+    verdict = verify(g(x) * x, [x], [g(x) + 1])
+    (failure,) = verdict.failures
+    assert failure.opaque[g(x)] > 0

@@ -10,6 +10,8 @@ everywhere except on the kinks.  That is the verdict "proven except where s = 0"
 Only the kinks of the true side (SymPy's derivative, hence the loss) are split on; a switch of
 the claim must be decided by them (``1[s > 0]`` is, ``1[s > 1]`` is not, and then the claim is
 left to the counterexample search).  A kink ``c * s`` for a rational ``c`` is the kink ``s``.
+Only expressions that SymPy knows to be real are kinks: ``Abs(c)`` of a complex ``c`` is not
+``+-c`` anywhere.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def kinks_of(expr: Expr) -> dict[Expr, Expr]:
     found: dict[Expr, Expr] = {}
 
     def add(kink: Expr) -> None:
-        if kink.free_symbols:
+        # Only a real expression has a sign to split on: |c| for a complex c is no kink.
+        if kink.free_symbols and kink.is_extended_real:
             found.setdefault(canonical(kink)[0], kink)
 
     for node in sympy.preorder_traversal(expr):

@@ -26,6 +26,10 @@ from sympy import Expr
 from sympy.core.function import AppliedUndef
 
 
+#: Properties of an undefined function's value that its random stand-in must share.
+_OPAQUE_FACTS = ("positive", "negative", "nonnegative", "nonpositive", "zero", "nonzero", "integer", "even", "odd")
+
+
 class Undefined(ArithmeticError):
     """The expression has no finite value at this point (or it cannot be decided here)."""
 
@@ -175,6 +179,10 @@ class Evaluator:
         return 1 if value > 0 else -1
 
     def _switch(self, expr: Expr):
+        if isinstance(expr, sympy.sign):
+            value = self._value(expr.args[0])
+            if isinstance(value, mpmath.mpc) and abs(value.imag) > self.noise * abs(value):
+                return value / abs(value)  # sign(z) = z / |z| off the real line
         sign = self._decided_sign(expr.args[0])
         if isinstance(expr, sympy.DiracDelta):
             return mpmath.mpf(0)
@@ -235,9 +243,18 @@ class Evaluator:
     def _opaque(self, expr: Expr) -> sympy.Rational:
         key = self._opaque_key(expr)
         if key not in self.opaque:
-            self.opaque[key] = sympy.Rational(self.rng.randint(-2000, 2000), 1000)
+            self.opaque[key] = self._opaque_value(expr)
         self.opaque_subexpressions[expr] = self.opaque[key]
         return self.opaque[key]
+
+    def _opaque_value(self, expr: Expr) -> sympy.Rational:
+        """A random value with every sign and integrality property SymPy knows of ``expr``."""
+        known = {fact: getattr(expr, f"is_{fact}") for fact in _OPAQUE_FACTS}
+        for _ in range(40):
+            value = sympy.Rational(self.rng.randint(-2000, 2000), self.rng.choice((1, 1000)))
+            if all(getattr(value, f"is_{fact}") is wanted for fact, wanted in known.items() if wanted is not None):
+                return value
+        raise Undefined(f"no random value satisfies the assumptions of {expr}")
 
     def _opaque_key(self, expr: Expr) -> tuple:
         """(function, derivative orders, argument values) of an undefined function's value."""
