@@ -20,6 +20,8 @@ log-sum-exp rewrites.
 
 from __future__ import annotations
 
+import math
+
 import sympy
 from sympy import Add, Dummy, Expr, Integer, Mul, Pow, Rational
 
@@ -49,6 +51,10 @@ class AtomFreezer:
         self.split_exponentials = split_exponentials
         self.symbols: dict[Expr, Dummy] = {}
         self.memo: dict[Expr, Expr] = {}
+        #: For each exponential's primitive argument a: the q such that exp(a/q) is the symbol's
+        #: atom, fixed at first sight as the lcm of the denominators then in view.
+        self.denominators: dict[Expr, int] = {}
+        self._denominators_memo: dict[Expr, dict] = {}
 
     def symbol_for(self, atom: Expr, positive: bool = False) -> Dummy:
         if atom not in self.symbols:
@@ -58,6 +64,8 @@ class AtomFreezer:
     def freeze(self, expr: Expr) -> Expr:
         if expr in self.memo:
             return self.memo[expr]
+        for primitive, q in self._exponential_denominators(expr).items():
+            self.denominators.setdefault(primitive, q)
         frozen = self._freeze(expr)
         self.memo[expr] = frozen
         return frozen
@@ -67,8 +75,8 @@ class AtomFreezer:
             return expr
         if expr.is_Float:
             return Rational(expr)  # the float's exact binary value
-        if expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
-            raise ValueError(f"not a finite expression: {expr}")
+        if expr in (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            raise ValueError(f"not a finite number: {expr}")
         if expr.is_Atom:
             return self.symbol_for(expr)  # pi, E, I, ...: independent symbols (sound)
         if isinstance(expr, (Add, Mul)):
@@ -97,11 +105,32 @@ class AtomFreezer:
         return result
 
     def _power_of_exp(self, argument: Expr) -> Expr:
-        """exp(c*a) as E**n, E standing for exp(a/q) with c = n/q."""
-        content, primitive = argument.as_content_primitive()
-        if primitive.could_extract_minus_sign():
-            content, primitive = -content, -primitive
-        if not isinstance(content, Rational):
+        """exp(c*a) as E**n, E standing for exp(a/q) with c q = n an integer."""
+        content, primitive = _content_primitive(argument)
+        q = self.denominators.get(primitive, content.q) if isinstance(content, Rational) else 0
+        if not q or q % content.q:
             return self.symbol_for(sympy.exp(argument), positive=bool(argument.is_real))
-        base = sympy.exp(primitive / content.q)
-        return self.symbol_for(base, positive=bool(primitive.is_real)) ** content.p
+        base = sympy.exp(primitive / q)
+        return self.symbol_for(base, positive=bool(primitive.is_real)) ** int(content * q)
+
+    def _exponential_denominators(self, expr: Expr) -> dict:
+        """{primitive argument: lcm of the denominators of its multiples} over ``expr``'s exps."""
+        if expr in self._denominators_memo:
+            return self._denominators_memo[expr]
+        found: dict = {}
+        if isinstance(expr, sympy.exp):
+            content, primitive = _content_primitive(expr.args[0])
+            if isinstance(content, Rational):
+                found[primitive] = int(content.q)
+        for arg in expr.args:
+            for primitive, q in self._exponential_denominators(arg).items():
+                found[primitive] = math.lcm(found.get(primitive, 1), q)
+        self._denominators_memo[expr] = found
+        return found
+
+
+def _content_primitive(argument: Expr) -> tuple[Expr, Expr]:
+    content, primitive = argument.as_content_primitive()
+    if primitive.could_extract_minus_sign():
+        content, primitive = -content, -primitive
+    return content, primitive
