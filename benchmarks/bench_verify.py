@@ -1,84 +1,53 @@
-"""In-process time of ``derive``'s verification against a naive SymPy loop.
+"""In-process time of ``derive``'s verification, against a naive SymPy loop and as K grows.
 
 What is measured (after all imports, in this one process)
 --------------------------------------------------------
 candidate
     ``derive.softmax_cross_entropy(K, features=D, label=0).verify()``:
-    construction and verification timed together.  Construction is cheap
-    (the model's expressions are built lazily); SymPy's own gradient, the
-    ``diff`` of the loss for every weight, is computed lazily *inside*
-    ``verify()``, so the candidate's time includes differentiation, the K row
-    verdicts, the steps of the hand derivation and the extra facts.
-baseline
+    construction and verification timed together: the gradient (SymPy's derivative
+    through the scores), the K row verdicts, the steps of the hand derivation and the
+    extra facts, including the audit that differentiates the whole loss directly on a
+    fixed sample of entries.
+baseline (naive)
     The naive check of the same K x D gradient entries:
     ``simplify(diff(L, w) - claim) == 0`` for every weight symbol ``w``, with
     ``L = d.loss`` and ``claim`` the matching entry of ``d.closed_form(m)``
     (building ``d`` is inside the timing here too).  It checks the rows only:
-    no steps, no facts, no counterexamples.  It differentiates ``d.loss`` as
-    written, as a user would; the candidate may differentiate an equivalent
-    form of it (its own business, which its steps then have to justify).
+    no steps, no facts, no counterexamples.
 
-SymPy memoises heavily.  To keep repeated runs from getting warm-cache
-speed-ups that a first run does not get, ``sympy.core.cache.clear_cache()``
-(and a ``gc.collect()``) precede every timed run, candidate and baseline
-alike.  The two are interleaved, alternating which goes first, so that drift
-in machine load hits both.  Wall-clock and process CPU time are both
+SymPy memoises heavily.  ``sympy.core.cache.clear_cache()`` and a ``gc.collect()``
+precede every timed run, so no run gets a warm-cache speed-up that a first run does
+not get.  Runs are interleaved (candidate and baseline alternate which goes first) so
+that drift in machine load hits both.  Wall-clock and process CPU time are both
 printed: CPU well below wall means the machine was busy with something else.
 
-How to read it
---------------
-The ratio of record is median(baseline) / median(candidate), target >= 10x
-("derive is ten times faster than the naive loop").  It is a PASS only when
-the ratio meets the target *and* every candidate run proved everything: a
-verification that returns ``unproven`` (the verifier gives up when its time
-limit runs out) is not a valid speed result.  The candidate's verdict can
-depend on machine load: each ``verify_identity`` call has a wall-clock time
-limit (``time_limit``, printed below), so a busy machine can turn a proof
-near the limit into ``unproven``.
+What one run prints
+-------------------
+1. The machine: CPU model, cores, load average; Python, SymPy, derive.
+2. The comparison at K = 64, D = 3 (``--repeat`` interleaved rounds, default 3):
+   medians, and the ratio median(baseline) / median(candidate), target >= 10x.
+   A PASS needs the ratio *and* every candidate run proven.
+3. The growth table for K = 16, 32, 64, 128, 256, 512, 1000 (D = 3): the median
+   candidate time (wall and CPU) of ``--repeat`` runs, the local exponent
+   ``a`` of ``time ~ K^a`` between neighbouring K, and the naive baseline
+   where it is affordable (K <= 64; at K = 64 from the comparison).
+4. The time at K = 1000 against the budget (``--budget``, default 60 s), and the
+   largest K of the table within the budget.
 
-The breakdown that follows shows where the candidate's time goes.  Each part
-is timed once, on a fresh derivation object after ``clear_cache()``:
+The candidate's verdict can depend on machine load: each entry of each
+``verify_identity`` call has a wall-clock time limit, so a busy machine can turn a
+proof near the limit into ``unproven``; such runs are flagged.  One more source of
+spread: SymPy's assumption system tries facts in a random order, and at large K
+the first derivative of the whole loss sometimes takes a detour through all K
+terms (seconds); medians absorb it, the min and max show it.
 
-* diff:  ``d.gradient(m)`` for every m (SymPy differentiates the loss K*D times)
-* rows:  ``d.row_verdicts``  } timed with the gradients already computed
-* steps: ``d.steps``         } (untimed, on the same fresh object), as they
-* facts: ``d.facts``         } are when ``verify()`` reaches them
-
-so the four parts add up to roughly one candidate run.  ``--detail`` also
-times each step and fact on its own (building its claims, then verifying
-them), which costs about one more ``d.steps`` + ``d.facts``.  The breakdown
-ends with an informational rows-only ratio, baseline / (diff + rows), which
-compares the same work: the K*D gradient entries.
-
-Other modes (instead of the comparison above)
----------------------------------------------
-``--scaling``
-    For K in 4, 8, 16, 32, 64: one candidate run and one baseline run per K
-    (fresh cache each; ``--repeat N`` takes the median of N interleaved runs
-    instead), a table of seconds, and the exponent ``a`` of ``time ~ K**a``
-    fitted by least squares on log-log over the three largest K (and, for
-    comparison, over all K; and on the candidate's CPU time, which a busy
-    machine disturbs less than wall time).
-``--max-k [SECONDS]``
-    The largest K in 2..MAX_CLASSES whose full candidate run takes at most
-    SECONDS (default 60): K doubles from 2, then bisects between the last K
-    within budget and the first beyond it.  One run per probe, so near the
-    boundary the answer is as noisy as the machine.  The public API refuses
-    K > MAX_CLASSES, so if MAX_CLASSES itself fits, the script says so and
-    gives an *extrapolation* (from the fitted exponent, not a measurement)
-    of where the budget would run out.
-
-Defaults: K = 64, D = 3, 3 repetitions.  The naive baseline dominates the
-default run (several seconds per run at K = 64); ``--repeat 1`` or
-``--no-breakdown`` or a smaller ``--classes`` is quicker.  The candidate's
-cost depends on the library version: check the breakdown before assuming.
+``--breakdown K`` times the parts of one run at that K instead, in the order
+``verify()`` does them (the steps and facts one by one).
 
 Usage::
 
-    python benchmarks/bench_verify.py [--classes 64] [--features 3] [--repeat 3]
-                                      [--no-breakdown] [--detail]
-    python benchmarks/bench_verify.py --scaling [--features 3]
-    python benchmarks/bench_verify.py --max-k [60] [--features 3]
+    python benchmarks/bench_verify.py [--repeat 3] [--budget 60]
+    python benchmarks/bench_verify.py --breakdown 1000
 """
 
 from __future__ import annotations
@@ -106,9 +75,11 @@ from sympy.core.cache import clear_cache  # noqa: E402
 import derive  # noqa: E402
 
 TARGET_RATIO = 10.0
+COMPARE_K = 64
+FEATURES = 3
 LABEL = 0
-SCALING_KS = (4, 8, 16, 32, 64)
-FIT_POINTS = 3  # the exponent is fitted over this many of the largest K
+GROWTH_KS = (16, 32, 64, 128, 256, 512, 1000)
+NAIVE_UP_TO = 64  # the naive baseline takes minutes beyond this
 
 say = functools.partial(print, flush=True)
 
@@ -161,303 +132,180 @@ def run_baseline(classes: int, features: int) -> Run:
     return Run(clock.wall, clock.cpu, status, f"{zero} of {total} entries simplify to 0")
 
 
-def _show(label: str, run: Run) -> None:
-    say(f"  {label:<10} {run.seconds:8.2f} s  (cpu {run.cpu:7.2f} s)  {run.summary}")
+def _median(runs: list[Run], field: str = "seconds") -> float:
+    return statistics.median(getattr(run, field) for run in runs)
+
+
+def _spread(runs: list[Run]) -> str:
+    return f"min {min(r.seconds for r in runs):.2f}, max {max(r.seconds for r in runs):.2f}"
 
 
 # --- the comparison ----------------------------------------------------------
 
 
-def compare(classes: int, features: int, repeat: int) -> float:
-    say(f"comparison: K = {classes}, D = {features}, label = {LABEL}, {repeat} interleaved rounds")
-    say("  candidate = softmax_cross_entropy(K, D, 0).verify()   [rows + steps + facts]")
-    say("  baseline  = simplify(diff(L, w) - claim) == 0 for all K*D weights   [rows only]")
-    say("  sympy cache cleared before every run")
+def compare(classes: int, features: int, repeat: int) -> tuple[list[Run], list[Run]]:
+    say(f"1. comparison: K = {classes}, D = {features}, label = {LABEL}, {repeat} interleaved rounds")
+    say("   candidate = softmax_cross_entropy(K, D, 0).verify()   [rows + steps + facts]")
+    say("   baseline  = simplify(diff(L, w) - claim) == 0 for all K*D weights   [rows only]")
     candidates: list[Run] = []
     baselines: list[Run] = []
     for round_index in range(repeat):
-        say(f"round {round_index + 1}:")
         pair = (("baseline", run_baseline, baselines), ("candidate", run_candidate, candidates))
         for label, runner, runs in pair if round_index % 2 == 0 else pair[::-1]:
             run = runner(classes, features)
             runs.append(run)
-            _show(label, run)
-    base = statistics.median(r.seconds for r in baselines)
-    cand = statistics.median(r.seconds for r in candidates)
+            say(f"   round {round_index + 1} {label:<10} {run.seconds:8.2f} s  (cpu {run.cpu:7.2f} s)  "
+                f"{run.summary}")
+    base, cand = _median(baselines), _median(candidates)
     ratio = base / cand
-    say()
-    say(f"median baseline  {base:8.2f} s   (min {min(r.seconds for r in baselines):.2f}, "
-        f"max {max(r.seconds for r in baselines):.2f})")
-    say(f"median candidate {cand:8.2f} s   (min {min(r.seconds for r in candidates):.2f}, "
-        f"max {max(r.seconds for r in candidates):.2f})")
-    say(f"ratio median(baseline) / median(candidate) = {ratio:.2f}x   (target >= {TARGET_RATIO:g}x)")
+    say(f"   median baseline  {base:8.2f} s   ({_spread(baselines)})")
+    say(f"   median candidate {cand:8.2f} s   ({_spread(candidates)})")
+    say(f"   ratio median(baseline) / median(candidate) = {ratio:.1f}x   (target >= {TARGET_RATIO:g}x)")
     unproven = [r for r in candidates if r.status != "proven"]
-    base_failed = [r for r in baselines if r.status != "proven"]
     if ratio < TARGET_RATIO:
-        slower = f"; the candidate is {1 / ratio:.1f}x SLOWER than the baseline" if ratio < 1 else ""
-        say(f"FAIL: {ratio:.2f}x < {TARGET_RATIO:g}x{slower}")
+        say(f"   FAIL: {ratio:.1f}x < {TARGET_RATIO:g}x")
     elif unproven:
-        say(f"NOT A PASS: {ratio:.2f}x meets the target, but not every candidate run proved everything")
+        say(f"   NOT A PASS: {ratio:.1f}x meets the target, but {len(unproven)} candidate run(s) "
+            f"ended '{unproven[0].status}' ({unproven[0].summary})")
     else:
-        say(f"PASS: {ratio:.2f}x >= {TARGET_RATIO:g}x, every candidate run proven "
-            f"(this machine, this run, {repeat} rounds)")
-    if unproven:
-        say(f"  note: {len(unproven)} of {len(candidates)} candidate runs ended "
-            f"'{unproven[0].status}' ({unproven[0].summary}); such a run timed a verification "
-            "that gave up, not one that succeeded")
-    if base_failed:
-        say(f"  note: in {len(base_failed)} of {len(baselines)} baseline runs simplify did not "
-            f"reach 0 for every entry ({base_failed[0].summary})")
-    return base
+        say(f"   PASS: {ratio:.1f}x >= {TARGET_RATIO:g}x, every candidate run proven")
+    if any(r.status != "proven" for r in baselines):
+        say("   note: in some baseline runs simplify did not reach 0 for every entry")
+    return candidates, baselines
 
 
-# --- where the candidate's time goes ------------------------------------------
+# --- growth -------------------------------------------------------------------
 
 
-def _fresh_derivation(classes: int, features: int, with_gradients: bool):
+def growth(features: int, repeat: int, known: dict[int, tuple[list[Run], list[Run]]]) -> dict[int, list[Run]]:
+    ks = [k for k in GROWTH_KS if k <= derive.MAX_CLASSES]
+    say(f"2. growth: D = {features}, label = {LABEL}, median of {repeat} candidate run(s) per K "
+        f"(cache cleared before each); naive baseline for K <= {NAIVE_UP_TO}")
+    say(f"   {'K':>5} {'candidate s':>12} {'cpu s':>8} {'min..max s':>14} {'ms/class':>9} "
+        f"{'local a':>8} {'naive s':>9} {'naive/cand':>11}  verdict")
+    table: dict[int, list[Run]] = {}
+    previous = None
+    for k in ks:
+        if k in known:
+            runs, naive = known[k]
+        else:
+            runs, naive = [], []
+            for r in range(repeat):
+                runs.append(run_candidate(k, features))
+                if k <= NAIVE_UP_TO:
+                    naive.append(run_baseline(k, features))
+        table[k] = runs
+        cand = _median(runs)
+        local = "" if previous is None else f"{math.log(cand / previous[1]) / math.log(k / previous[0]):.2f}"
+        naive_s = f"{_median(naive):9.2f}" if naive else f"{'-':>9}"
+        ratio = f"{_median(naive) / cand:10.1f}x" if naive else f"{'-':>11}"
+        spread = f"{min(r.seconds for r in runs):.1f}..{max(r.seconds for r in runs):.1f}"
+        statuses = " | ".join(sorted({run.summary for run in runs}))
+        say(f"   {k:>5} {cand:12.2f} {_median(runs, 'cpu'):8.2f} {spread:>14} {1000 * cand / k:9.1f} "
+            f"{local:>8} {naive_s} {ratio}  {statuses}")
+        previous = (k, cand)
+    return table
+
+
+def verdict_at_budget(table: dict[int, list[Run]], budget: float) -> None:
+    ks = sorted(table)
+    top = ks[-1]
+    median = _median(table[top])
+    within = [k for k in ks if _median(table[k]) <= budget and all(r.status == "proven" for r in table[k])]
+    word = "PASS" if median <= budget and all(r.status == "proven" for r in table[top]) else "FAIL"
+    say(f"3. K = {top}, D = {FEATURES}: median {median:.2f} s (cpu {_median(table[top], 'cpu'):.2f} s, "
+        f"{_spread(table[top])}) against a budget of {budget:g} s: {word}")
+    if not within:
+        say(f"   no K in the table is within {budget:g} s")
+        return
+    best = max(within)
+    if best == derive.MAX_CLASSES:
+        a = math.log(_median(table[ks[-1]]) / _median(table[ks[-2]])) / math.log(ks[-1] / ks[-2])
+        reach = ks[-1] * (budget / median) ** (1 / a)
+        say(f"   largest K within {budget:g} s: all of them, up to MAX_CLASSES = {best}; "
+            f"extrapolated with the last local exponent {a:.2f} (not a measurement), the budget "
+            f"would run out near K = {reach:.0f}")
+    else:
+        say(f"   largest K of the table within {budget:g} s: K = {best} ({_median(table[best]):.2f} s)")
+
+
+# --- where the time goes --------------------------------------------------------
+
+
+def breakdown(classes: int, features: int) -> None:
+    say(f"breakdown of one candidate run (K = {classes}, D = {features}), after clear_cache(), "
+        "part by part in the order verify() does them")
     _fresh()
     d = derive.softmax_cross_entropy(classes, features=features, label=LABEL)
-    if with_gradients:
-        for m in range(classes):
-            d.gradient(m)
-    return d
+    total = 0.0
 
-
-def _count(results) -> str:
-    return f"{sum(r.status == 'proven' for r in results)} of {len(results)} proven"
-
-
-def breakdown(classes: int, features: int, detail: bool, baseline_median: float | None) -> None:
-    say()
-    say(f"breakdown of one candidate run (K = {classes}, D = {features}); each part on a fresh "
-        "object after clear_cache()")
-    parts: dict[str, float] = {}
-
-    d = _fresh_derivation(classes, features, with_gradients=False)
-    with _Clock() as clock:
-        for m in range(classes):
-            d.gradient(m)
-    parts["diff"] = clock.wall
-    say(f"  diff  {clock.wall:8.2f} s  (cpu {clock.cpu:7.2f} s)  SymPy's gradient, "
-        f"{classes * features} entries")
-
-    d = _fresh_derivation(classes, features, with_gradients=True)
-    with _Clock() as clock:
-        rows = d.row_verdicts
-    parts["rows"] = clock.wall
-    say(f"  rows  {clock.wall:8.2f} s  (cpu {clock.cpu:7.2f} s)  {_count(rows)}")
-
-    for name in ("steps", "facts"):
-        d = _fresh_derivation(classes, features, with_gradients=True)
+    def part(name: str, what: str, work) -> object:
+        nonlocal total
         with _Clock() as clock:
-            results = getattr(d, name)
-        parts[name] = clock.wall
-        say(f"  {name} {clock.wall:8.2f} s  (cpu {clock.cpu:7.2f} s)  {_count(results)}")
-        for result in results:
-            mark = "" if result.status == "proven" else "   <--"
-            say(f"      {result.step.name:<22} {str(result.verdict)[:110]}{mark}")
+            result = work()
+        total += clock.wall
+        say(f"  {name:<42} {clock.wall:8.2f} s  (cpu {clock.cpu:7.2f} s)  {what}")
+        return result
 
-    total = sum(parts.values())
-    say(f"  sum   {total:8.2f} s  ("
-        + ", ".join(f"{name} {100 * t / total:.0f}%" for name, t in parts.items()) + ")")
-    if baseline_median is not None:
-        rows_only = parts["diff"] + parts["rows"]
-        say(f"  rows-only ratio (informational, one run): baseline median / (diff + rows) = "
-            f"{baseline_median:.2f} / {rows_only:.2f} = {baseline_median / rows_only:.2f}x")
-    if detail:
-        _detail(classes, features)
-
-
-def _detail(classes: int, features: int) -> None:
-    """Each step and fact on its own: build its claims, then verify them.
-
-    This repeats what ``d.steps`` / ``d.facts`` do internally (build the
-    pairs, then ``verify_identity`` with the derivation's time limit).
-    """
-    try:
-        from derive.losses.softmax.route import FACTS, STEPS
-    except ImportError as error:  # the library is being reorganised
-        say(f"  detail unavailable: {error}")
-        return
-    say()
-    say("  detail: each step / fact timed alone (build = constructing the claims, "
-        "verify = verify_identity)")
-    for group_name, group in (("steps", STEPS), ("facts", FACTS)):
-        d = _fresh_derivation(classes, features, with_gradients=True)
-        for step in group:
-            with _Clock() as build:
-                truths, claims = step.build(d)
-            with _Clock() as check:
-                verdict = derive.verify_identity(truths, claims, time_limit=d.time_limit)
-            say(f"    {group_name[:-1]:<5} {step.name:<22} build {build.wall:7.2f} s  "
-                f"verify {check.wall:7.2f} s  {verdict.status} ({len(verdict.entries)} entries)")
-
-
-# --- scaling and the largest K in a budget --------------------------------------
-
-
-def fit_exponent(ks, seconds) -> tuple[float, float]:
-    """Least squares of log(t) = a log(K) + b; returns (a, b)."""
-    xs = [math.log(k) for k in ks]
-    ys = [math.log(t) for t in seconds]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    a = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-    return a, my - a * mx
-
-
-def scaling(features: int, repeat: int) -> None:
-    ks = [k for k in SCALING_KS if k <= derive.MAX_CLASSES]
-    say(f"scaling: D = {features}, label = {LABEL}, median of {repeat} run(s) per K and side "
-        "(interleaved), cache cleared before each")
-    say(f"  {'K':>4} {'candidate s':>12} {'(cpu s)':>8} {'baseline s':>11} {'base/cand':>10}"
-        "  candidate verdict")
-    cand_times, cand_cpu, base_times = [], [], []
-    for index, k in enumerate(ks):
-        runs: dict[str, list[Run]] = {"candidate": [], "baseline": []}
-        for r in range(repeat):
-            order = ("candidate", "baseline") if (index + r) % 2 == 0 else ("baseline", "candidate")
-            for side in order:
-                runs[side].append((run_candidate if side == "candidate" else run_baseline)(k, features))
-        cand = statistics.median(run.seconds for run in runs["candidate"])
-        base = statistics.median(run.seconds for run in runs["baseline"])
-        cand_times.append(cand)
-        cand_cpu.append(statistics.median(run.cpu for run in runs["candidate"]))
-        base_times.append(base)
-        statuses = {run.summary for run in runs["candidate"]}
-        say(f"  {k:>4} {cand:12.2f} {cand_cpu[-1]:8.2f} {base:11.2f} {base / cand:9.2f}x  "
-            + " | ".join(sorted(statuses)))
-    say()
-    top = slice(-FIT_POINTS, None)
-    for name, times in (("candidate", cand_times), ("candidate cpu", cand_cpu), ("baseline", base_times)):
-        a_top, _ = fit_exponent(ks[top], times[top])
-        a_all, _ = fit_exponent(ks, times)
-        say(f"  {name:<13} time ~ K^a: a = {a_top:.2f} over K = "
-            f"{', '.join(map(str, ks[top]))};  a = {a_all:.2f} over all K")
-    a_top, b_top = fit_exponent(ks[top], cand_times[top])
-    a_last, _ = fit_exponent(ks[-2:], cand_times[-2:])
-    say(f"  local candidate exponent between K = {ks[-2]} and {ks[-1]}: {a_last:.2f}")
-    say(f"  (the SymPy diff alone is K^2 D work; the measured candidate exponent "
-        f"is {a_top:.2f})")
-    say(f"  extrapolation, not a measurement (K > {derive.MAX_CLASSES} is refused by the API): "
-        f"K = {2 * ks[-1]} would take about {math.exp(b_top) * (2 * ks[-1]) ** a_top:.0f} s"
-        + (" (likely low: the local exponent exceeds the fitted one)" if a_last > a_top + 0.1 else ""))
-
-
-def max_k(budget: float, features: int) -> None:
-    limit = derive.MAX_CLASSES
-    say(f"max-k: largest K in 2..{limit} whose candidate run takes <= {budget:g} s "
-        f"(D = {features}, one run per probe, cache cleared before each)")
-    probes: dict[int, Run] = {}
-
-    def fits(k: int) -> bool:
-        run = run_candidate(k, features)
-        probes[k] = run
-        ok = run.seconds <= budget
-        say(f"  K = {k:>3}: {run.seconds:8.2f} s  {'within' if ok else 'OVER  '}  {run.summary}")
-        return ok
-
-    good = bad = None
-    k = 2
-    while True:  # doubling
-        if fits(k):
-            good = k
-        else:
-            bad = k
-            break
-        if k == limit:
-            break
-        k = min(2 * k, limit)
-    if good is not None and bad is not None:
-        while bad - good > 1:  # bisection
-            mid = (good + bad) // 2
-            if fits(mid):
-                good = mid
-            else:
-                bad = mid
-    say()
-    if good is None:
-        say(f"  even K = 2 takes {probes[2].seconds:.2f} s > {budget:g} s")
-        return
-    run = probes[good]
-    if bad is None:
-        say(f"  MAX_CLASSES = {limit} is within the budget: {run.seconds:.2f} s <= {budget:g} s")
-        measured = sorted(probes)[-FIT_POINTS:]
-        a, b = fit_exponent(measured, [probes[q].seconds for q in measured])
-        k_budget = math.exp((math.log(budget) - b) / a)
-        a_last, _ = fit_exponent(measured[-2:], [probes[q].seconds for q in measured[-2:]])
-        say(f"  extrapolation, not a measurement (the API refuses K > {limit}): with "
-            f"time ~ K^{a:.2f} (fit over K = {', '.join(map(str, measured))}, one run each), "
-            f"the budget would run out near K = {k_budget:.0f}")
-        if k_budget > 2 * limit:
-            say(f"  (that is {k_budget / limit:.0f}x beyond the largest measured K: an order of "
-                "magnitude at best)")
-        if a_last > a + 0.1:
-            say(f"  (likely optimistic: between K = {measured[-2]} and {measured[-1]} the local "
-                f"exponent is {a_last:.2f}, and it has been rising with K)")
-    else:
-        say(f"  largest K within the budget: K = {good}, {run.seconds:.2f} s "
-            f"(K = {bad} took {probes[bad].seconds:.2f} s)")
-    if run.status != "proven":
-        say(f"  caution: at K = {good} the verdict was '{run.status}' ({run.summary}): "
-            "the time is that of a verification that gave up")
-        proven = [q for q, r in probes.items() if r.status == "proven" and r.seconds <= budget]
-        if proven:
-            q = max(proven)
-            say(f"  largest probed K that was both within the budget and proven: K = {q}, "
-                f"{probes[q].seconds:.2f} s")
+    part("model", "scores, partition, loss", lambda: (d.model.partition, d.loss))
+    part("rows", "claims, closed forms, SymPy's rows through the scores, verdicts", lambda: d.rows)
+    for kind, table in (("step", d.STEPS), ("fact", d.FACTS)):
+        for step in table:
+            result = part(f"{kind}: {step.name}", "", lambda step=step: d.check(step))
+            if result.status != "proven":
+                say(f"      {result.verdict}")
+    say(f"  {'sum':<42} {total:8.2f} s")
 
 
 # --- command line --------------------------------------------------------------
 
 
-def _header(features: int) -> None:
-    d = derive.softmax_cross_entropy(2, features=features, label=LABEL)
-    say(f"bench_verify: Python {platform.python_version()}, SymPy {sympy.__version__}, "
-        f"derive {derive.__version__} from {Path(derive.__file__).parent}")
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _header() -> None:
     try:
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         load = "n/a"
-    say(f"  cpus {os.cpu_count()}, load average {load}; derive time_limit per verify_identity "
-        f"call = {d.time_limit:g} s (wall clock)")
+    say(f"bench_verify: {_cpu_model()}, {os.cpu_count()} cores, load average {load}; "
+        f"{platform.system()} {platform.release()}")
+    say(f"  Python {platform.python_version()}, SymPy {sympy.__version__}, "
+        f"derive {derive.__version__} from {Path(derive.__file__).parent}")
+    d = derive.softmax_cross_entropy(2, features=1, label=LABEL)
+    say(f"  time_limit per verified entry = {d.time_limit:g} s (wall clock); "
+        f"MAX_CLASSES = {derive.MAX_CLASSES}, MAX_FEATURES = {derive.MAX_FEATURES}")
     say()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--classes", type=int, default=64, help="K (default 64)")
-    parser.add_argument("--features", type=int, default=3, help="D (default 3)")
-    parser.add_argument("--repeat", type=int, default=None,
-                        help="interleaved rounds (default 3; with --scaling, runs per K, default 1)")
-    parser.add_argument("--no-breakdown", action="store_true", help="skip the breakdown")
-    parser.add_argument("--detail", action="store_true",
-                        help="also time every step and fact on its own (slower)")
-    parser.add_argument("--scaling", action="store_true",
-                        help=f"time K in {SCALING_KS} and fit time ~ K^a (instead of the comparison)")
-    parser.add_argument("--max-k", type=float, nargs="?", const=60.0, default=None, metavar="SECONDS",
-                        help="find the largest K whose verify takes <= SECONDS (default 60; "
-                        "instead of the comparison)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (default 3)")
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds allowed at K = 1000 (default 60)")
+    parser.add_argument("--breakdown", type=int, default=None, metavar="K",
+                        help="time the parts of one run at K instead")
     args = parser.parse_args(argv)
-    if args.repeat is not None and args.repeat < 1:
+    if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    if not 2 <= args.classes <= derive.MAX_CLASSES:
-        parser.error(f"--classes must be in 2..{derive.MAX_CLASSES}")
-    if not 1 <= args.features <= derive.MAX_FEATURES:
-        parser.error(f"--features must be in 1..{derive.MAX_FEATURES}")
-
-    _header(args.features)
-    if args.scaling or args.max_k is not None:
-        if args.scaling:
-            scaling(args.features, args.repeat or 1)
-        if args.max_k is not None:
-            if args.scaling:
-                say()
-            max_k(args.max_k, args.features)
+    _header()
+    if args.breakdown is not None:
+        if not 2 <= args.breakdown <= derive.MAX_CLASSES:
+            parser.error(f"--breakdown must be in 2..{derive.MAX_CLASSES}")
+        breakdown(args.breakdown, FEATURES)
         return 0
-    baseline_median = compare(args.classes, args.features, args.repeat or 3)
-    if not args.no_breakdown:
-        breakdown(args.classes, args.features, args.detail, baseline_median)
-    return 0
+    compared = compare(COMPARE_K, FEATURES, args.repeat)
+    say()
+    table = growth(FEATURES, args.repeat, {COMPARE_K: compared})
+    say()
+    verdict_at_budget(table, args.budget)
+    return 0  # a FAIL against a target is a measurement, not an error
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sympy import Expr
@@ -16,19 +16,52 @@ Pairs = tuple[list[Expr], list[Expr]]
 
 @dataclass(frozen=True)
 class Step:
-    """One claim of the derivation: its name, its LaTeX, how to build it."""
+    """One claim of the derivation: its name, its LaTeX, what is checked, how to build it.
+
+    ``scope`` says which instances are checked: a string (``every m``), or a function of the
+    derivation for steps that check a sample of rows at large K.  ``build(derivation)``
+    returns the pairs.
+    """
 
     name: str
     latex: str
-    scope: str
+    scope: str | Callable[[Any], str]
     build: Callable[[Any], Pairs]
+
+    def for_derivation(self, derivation) -> "Step":
+        """This step with its scope spelled out for one derivation, e.g. ``rows 0, 7, 8, 999``."""
+        if not callable(self.scope):
+            return self
+        return replace(self, scope=self.scope(derivation))
 
 
 @dataclass(frozen=True)
 class StepResult:
-    """A step of the route (or an extra fact) with the verifier's verdict."""
+    """A step of the route (or an extra fact), as checked, with the verifier's verdict."""
 
     step: Step
+    verdict: Verdict
+
+    @property
+    def status(self) -> str:
+        return self.verdict.status
+
+    def title(self) -> str:
+        """The name with its scope, e.g. ``case m != y (every m != y)``."""
+        scope = self.step.scope
+        return f"{self.step.name} ({scope})" if scope else self.step.name
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the gradient: the expression printed and the verdict on it.
+
+    ``shown`` is the claim in display notation when the verified closed form is that claim
+    with its definitions substituted; otherwise it is the verified closed form itself.
+    """
+
+    index: int
+    shown: Expr
     verdict: Verdict
 
     @property
@@ -38,7 +71,10 @@ class StepResult:
 
 @dataclass(frozen=True)
 class DerivationVerdict:
-    """Verdicts for every gradient row, every step and every extra fact."""
+    """Verdicts for every gradient row, every step and every extra fact.
+
+    ``str()`` gives the summary line, then one line per row, step and fact.
+    """
 
     rows: tuple[Verdict, ...]
     steps: tuple[StepResult, ...]
@@ -55,6 +91,16 @@ class DerivationVerdict:
 
     def __bool__(self) -> bool:
         return self.status == "proven"
+
+    def __str__(self) -> str:
+        lines = [self.summary()]
+        lines += [f"  row {m}: {_one_line(verdict)}" for m, verdict in enumerate(self.rows)]
+        for kind, results in (("step", self.steps), ("fact", self.facts)):
+            lines += [
+                f"  {kind} {number}, {result.title()}: {_one_line(result.verdict)}"
+                for number, result in enumerate(results, start=1)
+            ]
+        return "\n".join(lines)
 
     def _repr_latex_(self) -> str:
         return rf"$\text{{{self.summary()}}}$"
@@ -73,3 +119,5 @@ class DerivationVerdict:
         return f"{self.status} ({self.counts})"
 
 
+def _one_line(verdict: Verdict) -> str:
+    return " ".join(str(verdict).split())

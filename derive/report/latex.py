@@ -28,8 +28,12 @@ def definitions_latex(d: "SoftmaxCrossEntropy") -> str:
 
 
 def row_latex(d: "SoftmaxCrossEntropy", m: int) -> str:
-    """Row m of the gradient in closed form, e.g. ``\\left(p_{0} - 1\\right) x^{T}``."""
-    return latex(d.closed_form_display(m))
+    """Row m of the gradient as verified, e.g. ``\\left(p_{0} - 1\\right) x^{T}``.
+
+    This is the expression the verifier's verdict on row m is about (``d.rows[m].shown``):
+    the claim itself, whose definitions substituted give the closed form that was checked.
+    """
+    return latex(d.rows[m].shown)
 
 
 def row_lhs_latex(m: int) -> str:
@@ -55,7 +59,7 @@ def derivation_latex(d: "SoftmaxCrossEntropy", steps: bool = False) -> str:
     verdict = d.verify() if steps else None
     status = verdict.summary() if verdict else _rows_summary(d.row_verdicts)
     lines = [
-        f"% derive: softmax cross-entropy, K = {d.classes} classes, "
+        f"% derive: {d.name}, K = {d.classes} classes, "
         f"D = {d.features} feature{'s' if d.features != 1 else ''}, label y = {d.label}",
         f"% verdict: {status}",
         r"\begin{align*}",
@@ -96,7 +100,7 @@ def _equations(d: "SoftmaxCrossEntropy", steps: bool) -> list[tuple[str, str]]:
     if steps:
         for kind, results in (("step", d.steps), ("fact", d.facts)):
             for number, result in enumerate(results, start=1):
-                comment = f"{kind} {number}, {_title(result)}: {verdict_comment(result.verdict)}"
+                comment = f"{kind} {number}, {result.title()}: {verdict_comment(result.verdict)}"
                 equations.append((_aligned(result.step.latex), comment))
     for m, row_verdict in enumerate(d.row_verdicts):
         equations.append(
@@ -151,11 +155,6 @@ def _result_json(result: "StepResult") -> dict:
         "latex": result.step.latex,
         "detail": verdict_comment(result.verdict),
     }
-
-
-def _title(result: "StepResult") -> str:
-    scope = f" ({result.step.scope})" if result.step.scope else ""
-    return result.step.name + scope
 
 
 def _aligned(statement: str) -> str:

@@ -1,37 +1,43 @@
-"""A derivation: the model, SymPy's gradient, the closed form and their verdicts."""
+"""The softmax cross-entropy derivation: the first client of :class:`derive.proof.ScoreLoss`."""
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, partial
 
 import sympy
-from sympy import Expr, Matrix
+from sympy import Expr, ImmutableMatrix, MatrixSymbol
 
-from derive.core import DEFAULT_TIME_LIMIT, Verdict, verify_identity
+from derive.core import DEFAULT_TIME_LIMIT
 from derive.losses.softmax.model import SoftmaxModel
 from derive.losses.softmax.route import FACTS, STEPS
-from derive.proof import DerivationVerdict, Step, StepResult
+from derive.proof import AUDIT, LazyValues, ScoreLoss
 
 
-class SoftmaxCrossEntropy:
+class SoftmaxCrossEntropy(ScoreLoss):
     """The softmax cross-entropy derivation for one ``(K, D, y)``.
 
-    Build it with :func:`derive.softmax_cross_entropy`.  ``gradient(m)`` is
-    SymPy's own derivative of :attr:`loss`; ``closed_form(m)`` is the formula
-    being checked against it.
+    Build it with :func:`derive.softmax_cross_entropy`.  ``claim(m)`` is the
+    row printed, ``(p_m - 1[m = y]) x^T``; ``closed_form(m)`` is that claim with
+    ``p_m`` and ``x`` substituted; ``gradient(m)`` is SymPy's derivative, taken
+    through the scores (:mod:`derive.proof.scores`).
 
     Examples
     --------
     >>> import derive
     >>> d = derive.softmax_cross_entropy(classes=2, features=1, label=1)
+    >>> d.claim(1)
+    (p_1 - 1)*x.T
     >>> d.verify().status
     'proven'
     """
 
+    name = "softmax cross-entropy"
+    STEPS = STEPS
+    FACTS = (AUDIT, *FACTS)
+
     def __init__(self, model: SoftmaxModel, time_limit: float = DEFAULT_TIME_LIMIT):
+        super().__init__(time_limit)
         self.model = model
-        self.time_limit = time_limit
-        self._gradients: dict[int, Matrix] = {}
 
     def __repr__(self) -> str:
         return (
@@ -45,64 +51,55 @@ class SoftmaxCrossEntropy:
     weights = property(lambda self: self.model.weights)
     x = property(lambda self: self.model.x)
     scores = property(lambda self: self.model.scores)
+    score_symbols = property(lambda self: self.model.score_symbols)
     probabilities = property(lambda self: self.model.probabilities)
     loss = property(lambda self: self.model.loss)
+    #: The audit differentiates the log-sum-exp form; step 1 proves it equal to ``loss``.
+    audit_loss = property(lambda self: self.model.log_sum_exp)
+    special_rows = property(lambda self: (self.label,))
 
     @cached_property
-    def differentiated_loss(self) -> Expr:
-        """The loss as SymPy differentiates it: ``expand_log(loss)``.
+    def indexed_loss(self) -> Expr:
+        return self.model.indexed_loss(self.f)
 
-        SymPy rewrites ``-log(e^{f_y} / S)`` as ``-f_y + log(S)`` only because
-        it can show both ``e^{f_y}`` and ``S`` positive; the step "log-sum-exp
-        form" verifies the two agree.  Differentiating this form is about
-        twice as fast and gives SymPy's derivative in a tidier shape.
+    @cached_property
+    def score_values(self) -> LazyValues:
+        """``f_j``, ``e^{f_j}``, the partition and ``p_j`` at ``f = W x``, each built once."""
+        model = self.model
+        values = dict(zip(model.score_symbols, model.scores))
+        values.update(zip(model.score_exponentials, model.exponentials))
+        values[model.score_partition] = model.partition
+        values[model.score_inverse_partition] = model.inverse_partition
+        return LazyValues(values, {p: partial(model.probability, j) for j, p in enumerate(model.softmax)})
+
+    def direct_derivative(self, m: int, k: int) -> Expr:
+        """SymPy's derivative of the log-sum-exp loss by ``w_{m,k}`` (for the audit).
+
+        SymPy asks whether parts of the result are zero or infinite.  For a fresh
+        ``1 / sum_k e^{f_k}`` its assumption system may try facts in an order that walks all K
+        terms many times over (seconds at K = 1000, at random); asking for finiteness first,
+        on the object SymPy's cache then hands to ``diff``, settles those questions at once.
         """
-        return sympy.expand_log(self.loss)
+        (1 / self.model.partition).is_finite
+        return super().direct_derivative(m, k)
 
-    def gradient(self, m: int) -> Matrix:
-        """SymPy's own derivative ``dL/dw_m`` of the loss, a 1 x D Matrix."""
-        self._check_row(m)
-        if m not in self._gradients:
-            row = self.weights.row(m)
-            self._gradients[m] = Matrix([[sympy.diff(self.differentiated_loss, w) for w in row]])
-        return self._gradients[m]
+    @cached_property
+    def x_symbol(self) -> MatrixSymbol:
+        """``x`` as one D x 1 symbol, for printing."""
+        return MatrixSymbol("x", self.features, 1)
 
-    def closed_form(self, m: int) -> Matrix:
-        """The claimed ``(p_m - 1[m = y]) x^T``, a 1 x D Matrix."""
-        self._check_row(m)
-        return (self.probabilities[m] - self.model.indicator(m)) * self.x.T
-
-    def closed_form_matrix(self) -> Matrix:
-        """All K closed-form rows stacked, K x D."""
-        return Matrix.vstack(*[self.closed_form(m) for m in range(self.classes)])
-
-    def closed_form_display(self, m: int) -> Expr:
-        """The closed form of row m in the printed notation, ``(p_m - [m=y]) x^T``."""
+    def claim(self, m: int) -> sympy.Basic:
+        """Row m as printed: ``(p_m - 1[m = y]) x^T``."""
         self._check_row(m)
         p = self.model.probability_symbols[m]
-        return sympy.MatMul(p - self.model.indicator(m), sympy.MatrixSymbol("x", self.features, 1).T)
+        return sympy.MatMul(p - self.model.indicator(m), self.x_symbol.T)
 
     @cached_property
-    def row_verdicts(self) -> tuple[Verdict, ...]:
-        """The verifier's verdict on each row: SymPy's gradient vs the closed form."""
-        return tuple(
-            verify_identity(self.gradient(m), self.closed_form(m), time_limit=self.time_limit)
-            for m in range(self.classes)
-        )
-
-    @cached_property
-    def steps(self) -> tuple[StepResult, ...]:
-        """The seed's route, each step with its verdict."""
-        return tuple(self._check(step) for step in STEPS)
-
-    @cached_property
-    def facts(self) -> tuple[StepResult, ...]:
-        """The extra facts (rows sum to zero, descent), each with its verdict."""
-        return tuple(self._check(step) for step in FACTS)
-
-    def verify(self) -> DerivationVerdict:
-        """Verify every row, every step and every extra fact."""
-        return DerivationVerdict(self.row_verdicts, self.steps, self.facts)
+    def definitions(self) -> LazyValues:
+        """``p_j := e^{w_j . x} / sum_k e^{w_k . x}`` and ``x := (x_0, ..., x_{D-1})``."""
+        model = self.model
+        lazy = {p: partial(model.probability, j) for j, p in enumerate(model.probability_symbols)}
+        return LazyValues({self.x_symbol: ImmutableMatrix(self.x)}, lazy)
 
     def to_latex(self, steps: bool = False) -> str:
         """An ``align*`` block: the loss and each row's gradient, with verdicts."""
@@ -115,14 +112,6 @@ class SoftmaxCrossEntropy:
         from derive.report.latex import notebook_latex
 
         return notebook_latex(self)
-
-    def _check(self, step: Step) -> StepResult:
-        truths, claims = step.build(self)
-        return StepResult(step, verify_identity(truths, claims, time_limit=self.time_limit))
-
-    def _check_row(self, m) -> None:
-        if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < self.classes:
-            raise IndexError(f"row must be an integer in 0..{self.classes - 1}, got {m!r}")
 
 
 def softmax_cross_entropy(classes: int, features: int = 2, label: int = 0) -> SoftmaxCrossEntropy:
