@@ -73,7 +73,11 @@ def mpmath_function(
     if strangers:
         names = ", ".join(sorted(map(str, strangers)))
         raise ValueError(f"{name} depends on {names}, which are neither weights nor x")
-    function = sympy.lambdify(arguments, expressions.tolist(), modules="mpmath", cse=True)
+    # Plain argument names of our own: lambdify would otherwise rename symbols such as w_{0,0}
+    # with a process-wide counter, and the generated code (so the last digits) would vary.
+    plain = [sympy.Symbol(f"a{i}") for i in range(len(arguments))]
+    renamed = expressions.xreplace(dict(zip(arguments, plain)))
+    function = sympy.lambdify(plain, renamed.tolist(), modules="mpmath", cse=True, dummify=False)
 
     def evaluate(point: Point) -> Grid:
         with mp.workdps(REFERENCE_DIGITS):

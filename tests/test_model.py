@@ -183,7 +183,7 @@ def test_a_wrong_claim_is_printed_as_claimed_and_refuted(monkeypatch):
     monkeypatch.setattr(d, "claim", wrong)
     printed = d.to_latex()
     assert r"\frac{\partial L}{\partial w_{1}} &= \left(p_{1} + 1\right) x^{T}" in printed
-    assert "% row 1: refuted: entry 2: at " in printed
+    assert "% row 1: refuted: dL/dw_{1,0}: at " in printed
     assert "% row 0: proven (identical)" in printed
     assert [row.status for row in d.rows] == ["proven", "refuted", "proven"]
 
@@ -201,8 +201,7 @@ def test_str_of_the_verdict_is_a_readable_summary():
     verdict = derive.softmax_cross_entropy(2, features=1, label=0).verify()
     assert str(verdict) == "\n".join([
         "proven (2 of 2 rows, 8 of 8 steps, 4 of 4 facts proven)",
-        "  row 0: proven (identical)",
-        "  row 1: proven (identical)",
+        "  rows 0-1: proven (identical)",
         "  step 1, log-sum-exp form: proven (log-expand)",
         "  step 2, chain rule (every m): proven (identical)",
         "  step 3, log derivative: proven (identical)",
@@ -225,7 +224,7 @@ def test_str_of_a_refuted_verdict_names_the_failing_row(monkeypatch):
     lines = str(d.verify()).splitlines()
     assert lines[0] == "refuted (1 of 2 rows, 8 of 8 steps, 4 of 4 facts proven)"
     assert lines[1] == "  row 0: proven (identical)"
-    assert lines[2].startswith("  row 1: refuted: entry 1: at ")
+    assert lines[2].startswith("  row 1: refuted: dL/dw_{1,0}: at ")
     assert len(lines) == 15
 
 

@@ -56,7 +56,7 @@ def test_same_arguments_give_the_same_bytes(files):
 
 def test_markdown_says_what_was_verified(files):
     text = files[f"{PAGE}.md"].decode()
-    assert "Verdict: **proven** (3 of 3 rows, 8 of 8 steps, 3 of 3 facts proven)." in text
+    assert "Verdict: **proven** (3 of 3 rows, 8 of 8 steps, 4 of 4 facts proven)." in text
     for name in ("chain rule", "quotient rule", "case m != y", "case m = y", "rows sum to zero"):
         assert f": {name}" in text
     assert "```math\n\\frac{\\partial L}{\\partial w_{0}} = \\left(p_{0} - 1\\right) x^{T}\n```" in text
@@ -167,7 +167,7 @@ def test_written_files_get_ordinary_permissions(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["docs", "--classes", "1"], "classes must be between 2 and 64, got 1"),
+        (["docs", "--classes", "1"], "classes must be between 2 and 1000, got 1"),
         (["docs", "--label", "5"], "label must be between 0 and 2 (0-based), got 5"),
         (["docs", "--features", "x"], "expected an integer, got 'x'"),
         (["docs", "--out"], "expected one argument"),

@@ -54,16 +54,15 @@ def is_zero_rational(expr: Expr, max_terms: int | None = None) -> bool:
     if not symbols:
         return expr == 0
     ring = PolyRing(symbols, QQ)
-    numerator, _ = _fraction(expr, ring, {}, max_terms)
+    memo = {symbol: (generator, Counter()) for symbol, generator in zip(symbols, ring.gens)}
+    numerator, _ = _fraction(expr, ring, memo, max_terms)
     return not numerator
 
 
 def _fraction(expr: Expr, ring: PolyRing, memo: dict, max_terms: int | None) -> Fraction:
     if expr in memo:
         return memo[expr]
-    if expr.is_Symbol:
-        result = (ring.gens[ring.symbols.index(expr)], Counter())
-    elif expr.is_Rational:
+    if expr.is_Rational:
         result = (ring(QQ(int(expr.p), int(expr.q))), Counter())
     elif isinstance(expr, Add):
         result = _add(max_terms, [_fraction(arg, ring, memo, max_terms) for arg in expr.args])

@@ -105,12 +105,14 @@ def verify(loss, wrt, claim, *, given=(), time_limit: float = DEFAULT_TIME_LIMIT
     return _verify_pairs(truths, claim_exprs, symbols, loss, given, time_limit, points, seed)
 
 
-def verify_identity(lhs, rhs, *, given=(), time_limit: float = DEFAULT_TIME_LIMIT,
+def verify_identity(lhs, rhs, *, wrt=None, given=(), time_limit: float = DEFAULT_TIME_LIMIT,
                     points: int = DEFAULT_POINTS, seed: int = 0) -> Verdict:
     """Decide, entry by entry, whether ``lhs[i] == rhs[i]`` wherever both are defined.
 
     ``lhs`` holds the true values (for a gradient: SymPy's derivatives) and ``rhs`` the claimed
-    ones, in the same shape.  The options are those of :func:`verify`.
+    ones, in the same shape.  When they are derivatives, ``wrt`` (the variables, in the same
+    order) names each entry in verdicts (``dL/dw_1``); it changes nothing else.  The other
+    options are those of :func:`verify`.
 
     Examples
     --------
@@ -126,7 +128,12 @@ def verify_identity(lhs, rhs, *, given=(), time_limit: float = DEFAULT_TIME_LIMI
     memo: dict = {}
     truths = [expression(value, "true value", memo) for value in left.entries]
     claims = [expression(value, "claim", memo) for value in right.entries]
-    return _verify_pairs(truths, claims, [None] * len(truths), None, given, time_limit, points, seed)
+    names = [None] * len(truths)
+    if wrt is not None:
+        variables = shaped(wrt, "wrt")
+        _check_pairing(left, variables, "the true values", "wrt")
+        names = [variable(v) for v in variables.entries]
+    return _verify_pairs(truths, claims, names, None, given, time_limit, points, seed)
 
 
 def _check_pairing(left: Shaped, right: Shaped, left_name: str, right_name: str, **retry) -> None:

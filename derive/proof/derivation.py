@@ -151,7 +151,7 @@ class Derivation:
             shown.append(claim if from_claim else closed_form)
             closed.append(list(closed_form))
             truths.append(list(self.gradient(m)))
-        verdict = verify_identity(truths, closed, time_limit=self.time_limit)
+        verdict = verify_identity(truths, closed, wrt=list(self.wrt), time_limit=self.time_limit)
         width = self.wrt.cols
         return tuple(
             Row(m, shown[m], Verdict(verdict.entries[m * width:(m + 1) * width]))

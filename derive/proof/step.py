@@ -94,7 +94,7 @@ class DerivationVerdict:
 
     def __str__(self) -> str:
         lines = [self.summary()]
-        lines += [f"  row {m}: {_one_line(verdict)}" for m, verdict in enumerate(self.rows)]
+        lines += [f"  {rows}: {text}" for rows, text in _runs([_one_line(v) for v in self.rows])]
         for kind, results in (("step", self.steps), ("fact", self.facts)):
             lines += [
                 f"  {kind} {number}, {result.title()}: {_one_line(result.verdict)}"
@@ -117,6 +117,17 @@ class DerivationVerdict:
     def summary(self) -> str:
         """One line, e.g. ``proven (3 of 3 rows, 8 of 8 steps, 3 of 3 facts proven)``."""
         return f"{self.status} ({self.counts})"
+
+
+def _runs(texts: list[str]) -> list[tuple[str, str]]:
+    """Consecutive rows with the same verdict as one line: ``rows 0-999``, ``row 3``."""
+    runs: list[tuple[int, int, str]] = []
+    for m, text in enumerate(texts):
+        if runs and runs[-1][2] == text:
+            runs[-1] = (runs[-1][0], m, text)
+        else:
+            runs.append((m, m, text))
+    return [(f"row {a}" if a == b else f"rows {a}-{b}", text) for a, b, text in runs]
 
 
 def _one_line(verdict: Verdict) -> str:
