@@ -159,9 +159,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         prog, command = "derive", _derive
     try:
         text, status = command(argv)
+        _clear_progress()
     except _Finished as finished:
         text, status = finished.args[0], EXIT_PROVEN
     except CommandError as error:
+        _clear_progress()
         return _fail(prog, str(error), error.status)
     try:
         if sys.stdout is None:  # started with standard output closed (`>&-`)
@@ -173,6 +175,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     except (OSError, UnicodeError) as error:
         return _fail(prog, f"cannot write to standard output: {_reason(error)}", EXIT_NOT_WRITTEN)
     return status
+
+
+def _clear_progress() -> None:
+    """Erase the progress line, if one was drawn, before the result or an error is written."""
+    for progress in Progress.drawn:
+        progress.clear()
+    Progress.drawn.clear()
 
 
 def _derive(argv: list[str]) -> tuple[str, int]:
@@ -228,9 +237,37 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]):
 
     try:
         args = parser.parse_args(argv)
-        return args, softmax_cross_entropy(args.classes, features=args.features, label=args.label)
+        derivation = softmax_cross_entropy(args.classes, features=args.features, label=args.label)
     except (UsageError, ModelInputError) as error:
         raise CommandError(str(error), EXIT_BAD_INPUT) from None
+    if sys.stderr is not None and sys.stderr.isatty():
+        derivation.progress = Progress(parser.prog, sys.stderr)
+    return args, derivation
+
+
+class Progress:
+    """One status line on a terminal, rewritten in place (``\r``) and erased when done.
+
+    Only attached when standard error is a terminal: piped or redirected, derive is silent.
+    """
+
+    drawn: list["Progress"] = []
+
+    def __init__(self, prog: str, stream):
+        self.prog, self.stream, self.width = prog, stream, 0
+        Progress.drawn.append(self)
+
+    def __call__(self, line: str) -> None:
+        text = f"{self.prog}: {line}"[:79]
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = len(text)
+
+    def clear(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
 
 
 def _reason(error: Exception) -> str:

@@ -273,3 +273,24 @@ if __name__ == "__main__":
     for name, args in GOLDEN_CASES.items():
         (GOLDEN / name).write_text(call(args)[1])
         print("wrote", GOLDEN / name)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_long_work_shows_progress_on_a_terminal_and_erases_it(monkeypatch, capsys):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert run(["--classes", "4", "--steps"]) == 0
+    shown = terminal.getvalue()
+    assert "\rderive: row 1 of 4: SymPy's gradient and the claim" in shown
+    assert "\rderive: step 2 of 8: chain rule" in shown and "fact 1 of 4" in shown
+    assert shown.endswith("\r")  # the line is erased before the result is printed
+    assert "derive: row" not in capsys.readouterr().out
+
+
+def test_piped_stderr_stays_silent(capsys):
+    assert run(["--classes", "4", "--steps"]) == 0
+    assert capsys.readouterr().err == ""

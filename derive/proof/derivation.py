@@ -78,6 +78,9 @@ class Derivation:
     name = "derivation"
     STEPS: tuple[Step, ...] = ()
     FACTS: tuple[Step, ...] = ()
+    #: Called with a short line ("row 12 of 1000", "step 3 of 8: quotient rule") as work
+    #: proceeds; the command line shows it on a terminal.  None: silent.
+    progress: Callable[[str], None] | None = None
 
     def __init__(self, time_limit: float = DEFAULT_TIME_LIMIT):
         self.time_limit = time_limit
@@ -146,11 +149,13 @@ class Derivation:
         replaced = "closed_form" in vars(self) or type(self).closed_form is not Derivation.closed_form
         shown, closed, truths = [], [], []
         for m in range(count):  # row by row: SymPy's cache then serves what the row shares
+            self._report(f"row {m + 1} of {count}: SymPy's gradient and the claim")
             claim, closed_form = self.claim(m), self.closed_form(m)
             from_claim = not replaced or closed_form == self.substitute(claim)
             shown.append(claim if from_claim else closed_form)
             closed.append(list(closed_form))
             truths.append(list(self.gradient(m)))
+        self._report(f"verifying {count} rows")
         verdict = verify_identity(truths, closed, wrt=list(self.wrt), time_limit=self.time_limit)
         width = self.wrt.cols
         return tuple(
@@ -166,12 +171,12 @@ class Derivation:
     @cached_property
     def steps(self) -> tuple[StepResult, ...]:
         """The route, each step with its verdict."""
-        return tuple(self.check(step) for step in self.STEPS)
+        return tuple(self._checked("step", number, step, self.STEPS) for number, step in enumerate(self.STEPS, 1))
 
     @cached_property
     def facts(self) -> tuple[StepResult, ...]:
         """The extra facts, each with its verdict."""
-        return tuple(self.check(step) for step in self.FACTS)
+        return tuple(self._checked("fact", number, step, self.FACTS) for number, step in enumerate(self.FACTS, 1))
 
     def verify(self) -> DerivationVerdict:
         """Verify every row, every step and every fact."""
@@ -182,6 +187,14 @@ class Derivation:
         truths, claims = step.build(self)
         verdict = verify_identity(truths, claims, time_limit=self.time_limit)
         return StepResult(step.for_derivation(self), verdict)
+
+    def _checked(self, kind: str, number: int, step: Step, table) -> StepResult:
+        self._report(f"{kind} {number} of {len(table)}: {step.name}")
+        return self.check(step)
+
+    def _report(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress(line)
 
     def _check_row(self, m) -> None:
         count = self.wrt.rows
