@@ -116,12 +116,12 @@ def cross_check(
             [loss(point) for point in at], reference_losses, loss_scales, nu, _loss_entry,
         )
     ]
-    for numbers_name, key, numbers in against:
+    for numbers_name, key, reference_values in against:
         for claim, values in claims.items():
             rows.append(
                 _compare_row(
                     f"{claim} vs {numbers_name}", key, (claim, numbers_name),
-                    values, numbers, gradient_scales, nu, _gradient_entry,
+                    values, reference_values, gradient_scales, nu, _gradient_entry,
                 )
             )
     rows.append(

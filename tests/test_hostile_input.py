@@ -15,7 +15,7 @@ import time
 import pytest
 import sympy
 from sympy import (
-    Abs, DiracDelta, Eq, Float, Function, Heaviside, I, KroneckerDelta, Matrix, MatrixSymbol,
+    Abs, DiracDelta, Eq, Float, Function, Heaviside, I, KroneckerDelta, MatrixSymbol,
     Rational, Symbol, cos, erfcinv, exp, jn, log, nan, sin, symbols, tanh, zoo,
 )
 

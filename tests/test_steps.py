@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 import sympy
-from sympy import ImmutableMatrix, IndexedBase, Matrix, MatrixSymbol, Sum, Symbol
+from sympy import ImmutableMatrix, Matrix, MatrixSymbol, Sum, Symbol
 
 import derive
 from derive.losses.softmax.route import FACTS, STEPS

@@ -6,7 +6,7 @@ import threading
 import mpmath
 import pytest
 import sympy
-from sympy import KroneckerDelta, Matrix, Rational, cos, exp, log, sin, symbols
+from sympy import KroneckerDelta, Matrix, Rational, exp, log, symbols
 
 import derive
 from derive import VerificationInputError, verify, verify_identity

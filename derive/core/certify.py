@@ -24,8 +24,6 @@ from derive.core.inputs import traits
 CERTIFIED_DIGITS = 30
 MAX_DIGITS = 2000
 
-_UNDEFINED = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
-
 #: Functions that are finite wherever their arguments are: nothing to certify about them.
 _FINITE = (
     sympy.exp, sympy.sin, sympy.cos, sympy.sinh, sympy.cosh, sympy.tanh, sympy.atan, sympy.erf,
