@@ -96,8 +96,12 @@ def verify(loss, wrt, claim, *, given=(), time_limit: float = DEFAULT_TIME_LIMIT
     variables = shaped(wrt, "wrt")
     symbols = [variable(v) for v in variables.entries]
     claims = shaped(claim, "claim")
-    _check_pairing(variables, claims, "wrt", "claim", loss=loss, given=given,
-                   time_limit=time_limit, points=points, seed=seed)
+    def verdict_on(transposed_claim) -> Verdict:
+        wrt_matrix = sympy.Matrix(*variables.shape, list(variables.entries))
+        return verify(loss, wrt_matrix, transposed_claim, given=given, time_limit=time_limit,
+                      points=points, seed=seed)
+
+    _check_pairing(variables, claims, "wrt", "claim", transposed_verdict=verdict_on)
     memo: dict = {}
     claim_exprs = [expression(c, "claim", memo) for c in claims.entries]
     truths = [sympy.diff(loss, s) for s in symbols]
@@ -135,7 +139,10 @@ def verify_identity(lhs, rhs, *, wrt=None, given=(), time_limit: float = DEFAULT
     return _verify_pairs(truths, claims, names, None, given, time_limit, points, seed)
 
 
-def _check_pairing(left: Shaped, right: Shaped, left_name: str, right_name: str, **retry) -> None:
+def _check_pairing(left: Shaped, right: Shaped, left_name: str, right_name: str,
+                   transposed_verdict=None) -> None:
+    """Raise unless ``right`` pairs with ``left`` entry by entry; for a transposed claim, say
+    what ``transposed_verdict`` (a verdict on the transposed claim) finds."""
     if len(left.entries) != len(right.entries):
         count = len(left.entries)
         raise VerificationInputError(
@@ -148,11 +155,8 @@ def _check_pairing(left: Shaped, right: Shaped, left_name: str, right_name: str,
         f"{right_name} has shape {right.shape} but {left_name} has shape {left.shape}; "
         "entries would pair up wrongly"
     )
-    if retry and len(right.shape) == 2 and right.shape[::-1] == left.shape:
-        transposed = sympy.Matrix(*right.shape, list(right.entries)).T
-        loss = retry.pop("loss")
-        wrt = sympy.Matrix(*left.shape, list(left.entries))
-        verdict = verify(loss, wrt, transposed, **retry)
+    if transposed_verdict is not None and len(right.shape) == 2 and right.shape[::-1] == left.shape:
+        verdict = transposed_verdict(sympy.Matrix(*right.shape, list(right.entries)).T)
         message += (
             "; the transposed claim would be proven" if verdict
             else f"; the transposed claim would be {verdict.status} too"
