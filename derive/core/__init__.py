@@ -4,7 +4,7 @@ Nothing here knows about any particular loss, about printing or about the comman
 everything else in ``derive`` builds on it.
 """
 
-from derive.core.verdict import Counterexample, EntryVerdict, Status, Verdict, VerificationInputError
+from derive.core.verdict import Counterexample, EntryVerdict, Status, Verdict, VerificationInputError, worst
 from derive.core.verifier import DEFAULT_TIME_LIMIT, verify, verify_identity
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "VerificationInputError",
     "verify",
     "verify_identity",
+    "worst",
 ]

@@ -168,7 +168,7 @@ class OnRegion:
             sign = self.sign_of(difference)
             if sign is None:
                 return None
-            if condition.rel_op in ("==",):
+            if condition.rel_op == "==":
                 return False
             if condition.rel_op == "!=":
                 return True

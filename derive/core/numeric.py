@@ -90,10 +90,7 @@ class Evaluator:
     def value(self, expr: Expr):
         """The value of ``expr`` (mpf or mpc); raises :class:`Undefined`."""
         with mpmath.workdps(self.digits):
-            result = self._value(expr)
-            if not mpmath.isfinite(result):
-                raise Undefined(f"{expr} is not finite here")
-            return result
+            return self._value(expr)  # every value it returns was checked finite
 
     def _value(self, expr: Expr):
         if expr in self._memo:

@@ -84,12 +84,16 @@ def _confirm(index, variable, truth, claim, point, evaluator, shown_symbols) -> 
     difference = value_at(truth - claim, exact)
     if difference is None or difference == 0:
         return None
-    digits = _digits_to_show(difference, value_at(truth, exact, strict=False), value_at(claim, exact, strict=False))
-    kept = max(digits, AGREEMENT_DIGITS)
-    expected = value_at(truth, exact, kept, strict=False)
-    claimed = value_at(claim, exact, kept, strict=False)
+    expected = value_at(truth, exact, AGREEMENT_DIGITS, strict=False)
+    claimed = value_at(claim, exact, AGREEMENT_DIGITS, strict=False)
     if expected is None or claimed is None:
         return None
+    digits = _digits_to_show(difference, expected, claimed)
+    if digits > AGREEMENT_DIGITS:  # a difference too small to show at 50 digits
+        expected = value_at(truth, exact, digits, strict=False)
+        claimed = value_at(claim, exact, digits, strict=False)
+        if expected is None or claimed is None:
+            return None
     shown = {s: v for s, v in sorted(point.items(), key=lambda item: item[0].name) if s in shown_symbols}
     return Counterexample(
         index=index,
@@ -102,10 +106,9 @@ def _confirm(index, variable, truth, claim, point, evaluator, shown_symbols) -> 
     )
 
 
-
 def _digits_to_show(difference, *values) -> int:
     """Enough significant digits for the two printed values to differ visibly (at least 17)."""
-    size = max((abs(v) for v in values if v is not None), default=0)
+    size = max(abs(v) for v in values)
     if not size:
         return CERTIFIED_DIGITS
     ratio = sympy.Float(abs(difference) / size, 30)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sympy import Expr
 
-from derive.core import Verdict
+from derive.core import Verdict, worst
 
 #: What a step builds: the true values (what SymPy itself computes) and the claimed ones.
 Pairs = tuple[list[Expr], list[Expr]]
@@ -82,12 +82,7 @@ class DerivationVerdict:
 
     @property
     def status(self) -> str:
-        statuses = [v.status for v in self.rows]
-        statuses += [s.status for s in self.steps + self.facts]
-        for status in ("refuted", "unproven"):
-            if status in statuses:
-                return status
-        return "proven"
+        return worst([v.status for v in self.rows] + [s.status for s in self.steps + self.facts])
 
     def __bool__(self) -> bool:
         return self.status == "proven"

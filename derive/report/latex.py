@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import sympy
 from sympy import Add, latex
 
-from derive.core import Verdict
+from derive.core import Verdict, worst
 
 if TYPE_CHECKING:
     from derive.losses.softmax.derivation import SoftmaxCrossEntropy
@@ -164,8 +164,7 @@ def _aligned(statement: str) -> str:
 
 def rows_status(rows: tuple[Verdict, ...]) -> str:
     """The worst status among the rows: refuted, then unproven, else proven."""
-    statuses = {verdict.status for verdict in rows}
-    return next((s for s in ("refuted", "unproven") if s in statuses), "proven")
+    return worst(verdict.status for verdict in rows)
 
 
 def _rows_summary(rows: tuple[Verdict, ...]) -> str:
