@@ -9,7 +9,10 @@
   parts of fractions and scripts) as JSON into a ``<pre id="measurements">``, which the test reads
   back from the dumped DOM.  Every ``<math>`` must have a non-zero size, fractions must be stacked
   and taller than a line of text, subscripts lowered and superscripts raised: MathML layout
-  happened, the math was not flattened into a line of text;
+  happened, the math was not flattened into a line of text.  Norms and evaluation bars are
+  measured too: both bars of a norm as tall as each other and about as tall as what they
+  enclose, its exponent raised beside the closing bar of the group; an evaluation bar
+  (``\\Big|_{\\eta=0}``) as tall as the expression before it, its subscript at its foot;
 * the original page (no script) is screenshotted; the PNG must not be blank, and there must be
   ink inside each formula's measured box.  A copy goes to ``/tmp/derive-docs-screenshot.png`` for
   a person to look at.
@@ -74,6 +77,61 @@ window.addEventListener("load", () => {
     second: box(element.children[1]),
     display: element.closest("math").getAttribute("display"),
   }));
+  const text = (element) => element.textContent.trim();
+  const isMo = (element, chars) =>
+    element && element.tagName === "mo" && chars.includes(text(element));
+  const union = (boxes) => boxes.length ? {
+    top: Math.min(...boxes.map((b) => b.top)), bottom: Math.max(...boxes.map((b) => b.bottom)),
+    left: Math.min(...boxes.map((b) => b.left)), right: Math.max(...boxes.map((b) => b.right)),
+  } : null;
+  // The script (msup, msubsup) whose base ends with `element`: the base is `element` itself or
+  // a row whose last child it is.
+  const scriptOf = (element) => {
+    const parent = element.parentElement;
+    const scripted = (e) => e && ["msup", "msubsup"].includes(e.tagName);
+    if (scripted(parent) && parent.children[0] === element) return parent;
+    const grand = parent.parentElement;
+    if (parent.tagName === "mrow" && parent.lastElementChild === element && scripted(grand) &&
+        grand.children[0] === parent) return grand;
+    return null;
+  };
+  // Norms: the double bars of each <math> in document order, paired first with second, third
+  // with fourth; for each pair the bars, what lies between them, and a superscript that follows
+  // the closing bar (its script's base, and whether that base holds the opening bar too).
+  const norms = () => [...document.querySelectorAll("math")].flatMap((m) => {
+    const bars = [...m.querySelectorAll("mo")].filter((mo) => isMo(mo, ["\u2016", "\u2225"]));
+    const pairs = [];
+    for (let i = 0; i + 1 < bars.length; i += 2) {
+      const [open, close] = [bars[i], bars[i + 1]];
+      const inside = [...m.querySelectorAll("*")].filter((e) =>
+        (open.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING) &&
+        (e.compareDocumentPosition(close) & Node.DOCUMENT_POSITION_FOLLOWING) &&
+        !(e.compareDocumentPosition(close) & Node.DOCUMENT_POSITION_CONTAINED_BY));
+      const script = scriptOf(close);
+      pairs.push({
+        open: box(open), close: box(close), content: union(inside.map(box)),
+        superscript: script ? box(script.children[script.tagName === "msup" ? 1 : 2]) : null,
+        groupsBoth: script ? script.children[0].contains(open) : null,
+      });
+    }
+    return pairs;
+  });
+  // Evaluation bars: a subscript whose base is a bar, or a row that ends with one (a closing
+  // fence).  The expression before the bar: its siblings before it in that row, or, when the
+  // bar alone is the base, the script's siblings before it back to a relation.
+  const evaluations = () => [...document.querySelectorAll("msub, msubsup")].flatMap((script) => {
+    const base = script.children[0];
+    const bar = isMo(base, ["|", "\u2223"]) ? base
+      : isMo(base.lastElementChild, ["|", "\u2223"]) ? base.lastElementChild : null;
+    if (bar === null) return [];
+    const before = [];
+    const first = (bar === base ? script : bar).previousElementSibling;
+    for (let e = first; e; e = e.previousElementSibling) {
+      if (isMo(e, ["=", "<", ">", "\u2264", "\u2265", "\u2248", "\u2260", ","])) break;
+      before.push(box(e));
+    }
+    return [{bar: box(bar), subscript: box(script.children[1]), expression: union(before)}];
+  });
   // The height of one line of paragraph text: the box of one character of a <p>'s text.
   let line = null;
   for (const p of document.querySelectorAll("p")) {
@@ -102,6 +160,8 @@ window.addEventListener("load", () => {
     mfrac: parts("mfrac"),
     msub: parts("msub"),
     msup: parts("msup"),
+    norms: norms(),
+    evaluations: evaluations(),
     line: line,
     images: [...document.images].map((img) => ({
       src: img.currentSrc.slice(0, 30), complete: img.complete,
@@ -240,10 +300,15 @@ def test_fractions_are_stacked_and_taller_than_a_line(page, measurements):
         assert fraction["box"]["height"] > 1.4 * line, (fraction["box"], line)
 
 
-def test_scripts_are_lowered_and_raised(measurements):
-    def middle(box):
-        return (box["top"] + box["bottom"]) / 2
+def middle(box) -> float:
+    return (box["top"] + box["bottom"]) / 2
 
+
+def height(box) -> float:
+    return box["bottom"] - box["top"]
+
+
+def test_scripts_are_lowered_and_raised(measurements):
     subscripts, superscripts = measurements["msub"], measurements["msup"]
     assert subscripts, "no subscript in the page"
     for script in subscripts:
@@ -252,6 +317,48 @@ def test_scripts_are_lowered_and_raised(measurements):
     for script in superscripts:
         assert middle(script["second"]) < middle(script["first"]), script
         assert script["second"]["left"] >= script["first"]["right"] - 0.5, script
+
+
+def test_norm_bars_match_and_carry_the_exponent(page, measurements):
+    """``\\lVert x \\rVert^{2}`` reads as ‖x‖²: two bars of one height, about that of x, and
+    the exponent on the group they close.  latex2mathml's own MathML put the exponent on the
+    closing bar alone, and the opening bar stretched to the whole equation's height."""
+    norms = measurements["norms"]
+    assert len(norms) == (page.count("&#x02016;") + page.count("‖")) // 2 > 0, norms
+    assert [n for n in norms if n["superscript"]], "no norm with an exponent in the page"
+    line = measurements["line"]
+    for norm in norms:
+        open_, close, content = norm["open"], norm["close"], norm["content"]
+        assert content, norm  # something between the bars
+        # The same height, within a tenth: not a tall bar and a small one.
+        assert abs(height(open_) - height(close)) <= 0.1 * max(height(open_), height(close)), norm
+        # About the enclosed content's height: no shorter, and no taller than a line of text
+        # unless the content itself is.
+        tallest = max(1.25 * height(content), line)
+        for bar in (open_, close):
+            assert 0.9 * height(content) <= height(bar) <= tallest, (norm, line)
+        script = norm["superscript"]
+        if script is not None:
+            assert norm["groupsBoth"], f"the exponent belongs to the closing bar alone: {norm}"
+            assert middle(script) < middle(close) and script["bottom"] < close["bottom"], norm
+            assert script["left"] >= close["right"] - 0.5, norm
+
+
+def test_evaluation_bars_span_their_expression(measurements):
+    """``f \\Big|_{\\eta=0}``: the bar as tall as the expression it evaluates, the point
+    ``\\eta=0`` lowered to its foot.  latex2mathml's own MathML (the bar alone as a subscript's
+    base) was laid out as a bar of the subscript's size."""
+    evaluations = measurements["evaluations"]
+    assert evaluations, "no evaluation bar in the page"
+    for evaluation in evaluations:
+        bar, script = evaluation["bar"], evaluation["subscript"]
+        expression = evaluation["expression"]
+        assert expression, evaluation  # the page's bars evaluate something
+        assert height(bar) >= height(expression) - 0.5, evaluation
+        assert height(bar) > 1.5 * height(script), evaluation
+        # Lowered: the subscript's middle in the bar's lowest quarter or below, right of the bar.
+        assert middle(script) >= bar["top"] + 0.75 * height(bar), evaluation
+        assert script["left"] >= bar["right"] - 0.5, evaluation
 
 
 def test_images_load_from_the_page_itself(measurements):

@@ -5,6 +5,11 @@ Math is converted from the same LaTeX that ``derive`` prints, by
 steps' statements are schematic LaTeX).  Browsers lay out MathML natively:
 the page needs no JavaScript and fetches nothing; plots are embedded as
 ``data:`` URIs.
+
+Two constructs that ``latex2mathml`` converts into MathML a browser lays out wrongly are
+rewritten (see ``_mathml``): norms and absolute values, whose closing bar would carry the
+exponent alone and whose opening bar would stretch to the whole equation, and evaluation bars
+such as ``\\Big|_{\\eta=0}``, whose bar as the base of a subscript is never stretched.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ import base64
 import html
 import re
 from collections.abc import Mapping
+from xml.etree.ElementTree import Element, tostring
+from xml.sax.saxutils import unescape
 
-from latex2mathml.converter import convert
+from latex2mathml.converter import convert_to_element
 
 from derive.report.docs.page import Block, Heading, Image, Math, Paragraph, Table
 
@@ -58,7 +65,7 @@ def _block(block: Block, images: Mapping[str, bytes]) -> str:
     if isinstance(block, Paragraph):
         return f"<p>{_inline(block.text)}</p>"
     if isinstance(block, Math):
-        return convert(block.latex, display="block")
+        return _mathml(block.latex)
     if isinstance(block, Table):
         head = "".join(f"<th>{_inline(cell)}</th>" for cell in block.header)
         rows = "".join(
@@ -73,6 +80,141 @@ def _block(block: Block, images: Mapping[str, bytes]) -> str:
             f"<figcaption>{_inline(block.caption)}</figcaption></figure>"
         )
     raise TypeError(f"unknown block {block!r}")
+
+
+def _mathml(latex: str) -> str:
+    r"""One display equation as a ``<math>`` element.
+
+    Norms ``\lVert x \rVert^{2}`` and ``\|x\|`` become ``\left\| x \right\|``, one group with
+    the exponent on it and both bars the height of what they enclose; an evaluation bar
+    ``\Big|_{\eta=0}`` becomes a bar stretched to the expression before it (as
+    ``\left. ... \right|_{\eta=0}`` would), at least as tall as its size command says.
+
+    Examples
+    --------
+    >>> norm = _mathml(r"\lVert x \rVert^{2}")
+    >>> norm.count("<msup><mrow><mo stretchy=\"true\" fence=\"true\" form=\"prefix\">")
+    1
+    >>> bar = _mathml(r"\frac{d}{dt} f \Big|_{t=0} = 0")
+    >>> "<msub><mrow><mfrac>" in bar and 'symmetric="true" minsize="1.623em">|</mo>' in bar
+    True
+    """
+    math = convert_to_element(_delimiters(latex), display="block")
+    _group_evaluation_bars(math)
+    return unescape(tostring(math, encoding="unicode"))  # as latex2mathml.converter.convert
+
+
+#: A LaTeX token: a command (``\lVert``, ``\|``, ``\\``), a brace, a run of spaces, a character.
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[{}]|\s+|.", re.DOTALL)
+#: Size commands, whose delimiter latex2mathml copies verbatim when it is a command (``\vert``).
+_SIZES = frozenset(
+    rf"\{size}{suffix}" for size in ("big", "Big", "bigg", "Bigg") for suffix in ("", "l", "r", "m")
+)
+#: Delimiters latex2mathml prints as their command's name after a size command.
+_SIZED = {r"\vert": "|", r"\lvert": "|", r"\rvert": "|", r"\|": "‖", r"\Vert": "‖",
+          r"\lVert": "‖", r"\rVert": "‖"}  # fmt: skip
+#: Unsized bars that open (or open and close) a pair, and that close one, by kind: a bar closes
+#: the innermost open bar of its kind.  The kind's first character is the \left/\right delimiter.
+_OPENS = {r"\lVert": "‖l", r"\lvert": "|l", r"\|": "‖", r"\Vert": "‖"}
+_CLOSES = {r"\rVert": "‖l", r"\rvert": "|l", r"\|": "‖", r"\Vert": "‖"}
+_FENCES = {"‖": r"\|", "|": "|"}
+
+
+def _delimiters(latex: str) -> str:
+    r"""``latex`` with its norms and absolute values as ``\left ... \right`` pairs.
+
+    Bars pair innermost first within one brace group (or ``\left ... \right``), ``\lVert``
+    with ``\rVert``, ``\lvert`` with ``\rvert``, ``\|`` or ``\Vert`` with the next one; a bar
+    without a partner stays as it was.  Delimiters of size commands are spelled so that
+    latex2mathml prints a bar, not the command's name.
+
+    >>> _delimiters(r"\lVert x \rVert^{2} + \|y\| + \Big\vert_{0}")
+    '\\left\\| x \\right\\|^{2} + \\left\\|y\\right\\| + \\Big|_{0}'
+    """
+    tokens = _TOKEN.findall(latex)
+    frames: list[list[tuple[int, str]]] = [[]]  # per group: its open bars (token index, kind)
+    delimiter_of = None  # the command whose delimiter comes next: \left, \right, \big ...
+    for i, token in enumerate(tokens):
+        if token.isspace():
+            continue
+        if delimiter_of is not None:
+            if delimiter_of in _SIZES and token in _SIZED:
+                tokens[i] = _SIZED[token]
+            delimiter_of = None
+            continue
+        if token in _SIZES or token in (r"\left", r"\right", r"\middle"):
+            delimiter_of = token
+            if token == r"\left":
+                frames.append([])
+            elif token == r"\right" and len(frames) > 1:
+                frames.pop()
+        elif token == "{":
+            frames.append([])
+        elif token == "}" and len(frames) > 1:
+            frames.pop()
+        elif token in _OPENS or token in _CLOSES:
+            bars = frames[-1]
+            if token in _CLOSES and bars and bars[-1][1] == _CLOSES[token]:
+                opening, kind = bars.pop()
+                fence = _FENCES[kind[0]]
+                tokens[opening], tokens[i] = rf"\left{fence}", rf"\right{fence}"
+            elif token in _OPENS:
+                bars.append((i, _OPENS[token]))
+    return "".join(tokens)
+
+
+#: Elements whose children are laid out in a row.
+_ROWS = frozenset({"math", "mrow", "mstyle", "mpadded", "mphantom", "msqrt", "menclose", "mtd"})
+#: Operators an evaluation bar's expression does not reach past outside brackets: relations,
+#: separators and the additive operators.
+_ENDS = frozenset("=≠<>≤≥≦≧≪≫≈≃≅≡∼∝≺≻⪯⪰∈∉∋⊂⊃⊆⊇→←↔⇒⇐⇔↦:;,+-−±∓")
+_OPENING = frozenset("([{⟨⌈⌊")
+_CLOSING = frozenset(")]}⟩⌉⌋")
+
+
+def _group_evaluation_bars(math: Element) -> None:
+    r"""Give every sized bar with a subscript (``\Big|_{\eta=0}``) the expression it evaluates.
+
+    Browsers stretch an operator within its row, not as the base of a script, so latex2mathml's
+    ``<msub><mo minsize=...>|</mo>...`` lays out a bar of the subscript's size.  The bar becomes
+    the closing fence of a row holding the expression before it, which makes the base of the
+    script: as ``\left. ... \right|_{\eta=0}``, keeping the size command's height as the least.
+    The expression reaches back to the row's start or to a relation, separator, ``+`` or ``-``
+    outside brackets (latex2mathml puts ``f(a - b)`` in one flat row).
+    """
+    parents = {child: parent for parent in math.iter() for child in parent}
+    scripts = [e for e in math.iter() if e.tag in ("msub", "msubsup") and len(e)]
+    for script in scripts:
+        bar = script[0]
+        if bar.tag != "mo" or "minsize" not in bar.attrib or _text(bar) not in ("|", "∣"):
+            continue
+        fence = Element("mo", {"stretchy": "true", "fence": "true", "form": "postfix",
+                               "symmetric": "true", "minsize": bar.get("minsize")})  # fmt: skip
+        fence.text = bar.text
+        expression: list[Element] = []
+        row = parents.get(script)
+        if row is not None and row.tag in _ROWS:
+            siblings = list(row)
+            depth = 0  # brackets closed, reading backwards
+            for sibling in reversed(siblings[: siblings.index(script)]):
+                text = _text(sibling) if sibling.tag == "mo" else ""
+                depth += (text in _CLOSING) - (text in _OPENING)
+                if depth < 0 or (depth == 0 and text in _ENDS):
+                    break
+                expression.insert(0, sibling)
+            for sibling in expression:
+                row.remove(sibling)
+        base = Element("mrow")
+        base.extend([*expression, fence])
+        script.remove(bar)
+        script.insert(0, base)
+        for element in base.iter():
+            for child in element:
+                parents[child] = element
+
+
+def _text(element: Element) -> str:
+    return html.unescape((element.text or "").strip())
 
 
 def _inline(text: str) -> str:
