@@ -1,0 +1,547 @@
+"""A document's math as SymPy at one instance: concrete sizes, labels and indices.
+
+Every quantity is real.  A declared variable becomes real symbols named as the document writes
+them (``w_{2,1}`` is entry 1 of ``w_2``); a defined quantity becomes a symbol too (``p_{2}``),
+its definition kept beside it.  ``\\frac{\\partial A}{\\partial B}`` is SymPy's ``diff``: every
+defined quantity in ``A`` that depends on ``B`` is replaced by its definition (again and again),
+everything else is held fixed, and SymPy differentiates by ``B``.  So ``\\partial L/\\partial p_y``
+with ``L = -\\log p_y`` is ``-1/p_y``, and ``\\partial L/\\partial w_m`` is the total derivative
+through ``p`` and ``f``.  Claims are compared after every definition is substituted
+(:meth:`Instance.primitive`).
+
+>>> from derive.document.declare import read_document
+>>> from derive.document.source import Source
+>>> doc = read_document(Source("Let $x \\\\in \\\\mathbb{R}$.\\n\\n$$ f = x^2 $$\\n$$ \\\\frac{\\\\partial f}{\\\\partial x} = 2 x $$\\n"))
+>>> at = Instance(doc, {}, {})
+>>> at.value(doc.steps[0].equation.left, {})
+2*x
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import sympy
+from sympy import Expr, Integer, Matrix, Piecewise, Symbol
+
+from derive.document.ast import (
+    Abs, Add, BigOp, Boxed, Call, Cases, Const, Derivative, Div, Indicator, Mul, Name, Neg, Node,
+    Norm, Num, Pow, Rel, Transpose,
+)
+from derive.document.declare import Definition, Document, Label, Range, Variable
+
+#: Largest exponent written as a number, and most terms one sum or product may expand to.
+MAX_EXPONENT = 64
+MAX_TERMS = 5000
+
+_RELATIONS = {"=": sympy.Eq, "!=": sympy.Ne, "<": sympy.Lt, ">": sympy.Gt, "<=": sympy.Le, ">=": sympy.Ge}
+_FUNCTIONS = {"log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh,
+              "sigma": lambda z: 1 / (1 + sympy.exp(-z))}
+
+
+class InstanceError(ValueError):
+    """The math cannot be evaluated at this instance (shape, range, undeclared name)."""
+
+
+Value = Expr | Matrix
+
+
+def _is_matrix(value) -> bool:
+    return isinstance(value, sympy.MatrixBase)
+
+
+class Instance:
+    """The document at given ``sizes`` and ``labels`` (label name to value or tuple of values)."""
+
+    def __init__(self, document: Document, sizes: dict[str, int], labels: dict[str, object]):
+        self.document, self.sizes, self.labels = document, dict(sizes), dict(labels)
+        self.base = 0 if document.zero_based else 1
+        self._symbols: dict[tuple, Value] = {}
+        self.definitions: dict[Symbol, Expr] = {}
+        self._defining: set[tuple] = set()
+        self._depends: dict[tuple, bool] = {}
+        self._primitive: dict[Symbol, Expr] = {}
+        self._ranges: dict[tuple, tuple[int, int]] = {}
+
+    # --- names -----------------------------------------------------------------------------
+
+    def integer(self, node: Node, env: dict[str, int]) -> int:
+        value = self.value(node, env)
+        if _is_matrix(value) or not (isinstance(value, Integer) or getattr(value, "is_Integer", False)):
+            raise InstanceError(f"an index must be a whole number here, got {value}")
+        return int(value)
+
+    def bounds(self, r: Range, env) -> tuple[int, int]:
+        lower = self.base if r.lower is None else self.integer(r.lower, env)
+        return lower, self.integer(r.upper, env)
+
+    def _dims(self, variable: Variable, env) -> list[int]:
+        return [self.integer(d, env) for d in variable.dims]
+
+    def _entry_name(self, base: str, indices) -> str:
+        return base + ("_{" + ",".join(str(i) for i in indices) + "}" if indices else "")
+
+    def _variable(self, variable: Variable, member: tuple[int, ...], env) -> Value:
+        key = ("var", variable.base, member)
+        if key not in self._symbols:
+            if variable.row_of is not None:
+                matrix = self._variable(self.document.variables[variable.row_of], (), env)
+                self._symbols[key] = matrix.row(member[0] - self.base).T
+                return self._symbols[key]
+            assumptions = {"real": True}
+            if variable.sign:
+                assumptions = {variable.sign: True}
+            dims = self._dims(variable, env)
+            if not dims:
+                self._symbols[key] = Symbol(self._entry_name(variable.base, member), **assumptions)
+            else:
+                rows, columns = (dims[0], 1) if len(dims) == 1 else dims
+                if rows < 1 or columns < 1:
+                    raise InstanceError(f"{variable.base} has an empty dimension")
+                self._symbols[key] = Matrix(rows, columns, lambda r, c: Symbol(
+                    self._entry_name(variable.base, member + ((r + self.base,) if len(dims) == 1 else
+                                                               (r + self.base, c + self.base))),
+                    **assumptions))
+        return self._symbols[key]
+
+    def _check_member(self, base: str, members: tuple[Range, ...], member: tuple[int, ...], env) -> None:
+        for index, r in zip(member, members):
+            lower, upper = self.bounds(r, env)
+            if not lower <= index <= upper:
+                raise InstanceError(f"{base} has no member {index} here (it runs {lower}..{upper})")
+
+    def name(self, node: Name, env: dict[str, int]) -> Value:
+        base = node.base
+        if not node.indices:
+            if base in env:
+                return Integer(env[base])
+            if base in self.sizes:
+                return Integer(self.sizes[base])
+        indices = [self.integer(i, env) for i in node.indices]
+        document = self.document
+        if base in document.labels:
+            label = document.labels[base]
+            if len(indices) != len(label.members):
+                raise InstanceError(f"{base} takes {len(label.members)} index(es)")
+            self._check_member(base, label.members, tuple(indices), env)
+            value = self.labels[base]
+            return Integer(value[indices[0] - self.bounds(label.members[0], env)[0]] if indices else value)
+        if base in document.variables:
+            variable = document.variables[base]
+            count = len(variable.members)
+            member, entry = tuple(indices[:count]), indices[count:]
+            if len(member) < count:
+                raise InstanceError(f"{base} needs {count} index(es) to pick a member")
+            self._check_member(base, variable.members, member, env)
+            return self._entry(self._variable(variable, member, env), entry, base)
+        definition = document.definition(base)
+        if definition is not None:
+            count = len(definition.indices)
+            member, entry = tuple(indices[:count]), indices[count:]
+            if len(member) < count:
+                raise InstanceError(f"{base} needs {count} index(es)")
+            return self._entry(self._defined(definition, member), entry, base)
+        if base in self.sizes:
+            raise InstanceError(f"the size {base} takes no index")
+        raise InstanceError(f"`{base}` is not declared (declare it in a 'Let' paragraph, or define it)")
+
+    def _entry(self, value: Value, entry: list[int], base: str) -> Value:
+        if not entry:
+            return value
+        if not _is_matrix(value):
+            raise InstanceError(f"{base} is a scalar here and has no entry {entry}")
+        position = [e - self.base for e in entry]
+        if value.shape[1] == 1 and len(position) == 1:
+            position.append(0)
+        if len(position) != 2 or not (0 <= position[0] < value.shape[0] and 0 <= position[1] < value.shape[1]):
+            raise InstanceError(f"{base} has no entry {entry} (its shape is {value.shape[0]}x{value.shape[1]})")
+        return value[position[0], position[1]]
+
+    def _defined(self, definition: Definition, member: tuple[int, ...]) -> Value:
+        key = ("def", definition.base, member)
+        if key in self._symbols:
+            return self._symbols[key]
+        if key in self._defining:
+            raise InstanceError(f"{definition.base} is defined in terms of itself")
+        self._defining.add(key)
+        try:
+            for index, letter in zip(member, definition.indices):
+                lower, upper = self.index_range(letter, definition.value, {}, definition.base)
+                if not lower <= index <= upper:
+                    raise InstanceError(f"{definition.base} has no member {index} here (it runs {lower}..{upper})")
+            value = self.value(definition.value, dict(zip(definition.indices, member)))
+        finally:
+            self._defining.discard(key)
+        name = self._entry_name(definition.base, member)
+        if _is_matrix(value):
+            rows, columns = value.shape
+            symbols = Matrix(rows, columns, lambda r, c: Symbol(
+                self._entry_name(definition.base, member + ((r + self.base,) if columns == 1 else
+                                                            (r + self.base, c + self.base))), real=True))
+            for symbol, entry in zip(symbols, value):
+                self.definitions[symbol] = entry
+            self._symbols[key] = symbols
+        else:
+            symbol = Symbol(name, real=True)
+            self.definitions[symbol] = value
+            self._symbols[key] = symbol
+        return self._symbols[key]
+
+    # --- ranges of index letters -----------------------------------------------------------
+
+    def index_range(self, letter: str, node: Node, env, owner: str = "") -> tuple[int, int]:
+        """The values of an index letter, read off the families it subscripts in ``node``."""
+        found: set[tuple[int, int]] = set()
+        for base, position in _subscripted(node, letter):
+            r = self._position_range(base, position, env)
+            if r is not None:
+                found.add(r)
+        for other in _compared(node, letter):
+            label = self.document.labels.get(other)
+            if label is not None and not label.members and isinstance(label.values, Range):
+                found.add(self.bounds(label.values, env))
+        if not found:
+            where = f" in {owner}" if owner else ""
+            raise InstanceError(f"cannot tell which values the index {letter} takes{where}: "
+                                f"write its limits, as in \\sum_{{{letter}=1}}^{{K}}")
+        if len(found) > 1:
+            shown = " and ".join(f"{a}..{b}" for a, b in sorted(found))
+            raise InstanceError(f"the index {letter} runs over {shown} in different places")
+        return found.pop()
+
+    def _position_range(self, base: str, position: int, env) -> tuple[int, int] | None:
+        document = self.document
+        if base in document.variables:
+            variable = document.variables[base]
+            if position < len(variable.members):
+                r = variable.members[position]
+                if variable.row_of is not None:
+                    return self.base, self.integer(r.upper, env)
+                return self.bounds(r, env)
+            dims = self._dims(variable, env)
+            k = position - len(variable.members)
+            return (self.base, self.base + dims[k] - 1) if k < len(dims) else None
+        if base in document.labels:
+            label = document.labels[base]
+            return self.bounds(label.members[position], env) if position < len(label.members) else None
+        definition = document.definition(base)
+        if definition is not None and position < len(definition.indices):
+            key = (base, position)
+            if key not in self._ranges:
+                self._ranges[key] = self.index_range(definition.indices[position], definition.value, {}, base)
+            return self._ranges[key]
+        return None
+
+    # --- values ----------------------------------------------------------------------------
+
+    def value(self, node: Node, env: dict[str, int]) -> Value:
+        """The SymPy value of ``node`` with index letters bound by ``env``."""
+        if isinstance(node, Num):
+            return sympy.Rational(node.value.numerator, node.value.denominator)
+        if isinstance(node, Name):
+            return self.name(node, env)
+        if isinstance(node, Const):
+            return sympy.E if node.name == "e" else sympy.pi
+        if isinstance(node, Add):
+            values = [self.value(t, env) for t in node.terms]
+            return _sum(values)
+        if isinstance(node, Neg):
+            return -self.value(node.operand, env)
+        if isinstance(node, Mul):
+            result = self.value(node.factors[0], env)
+            for factor in node.factors[1:]:
+                result = _product(result, self.value(factor, env))
+            return result
+        if isinstance(node, Div):
+            numerator, denominator = self.value(node.numerator, env), self.value(node.denominator, env)
+            denominator = _scalar(denominator, "a denominator")
+            return numerator / denominator
+        if isinstance(node, Pow):
+            return self._power(node, env)
+        if isinstance(node, Transpose):
+            value = self.value(node.operand, env)
+            return value.T if _is_matrix(value) else value
+        if isinstance(node, Call):
+            return self._call(node, env)
+        if isinstance(node, Norm):
+            value = self.value(node.operand, env)
+            if not _is_matrix(value):
+                return sympy.Abs(value)
+            return sympy.sqrt(sympy.Add(*[entry**2 for entry in value]))
+        if isinstance(node, Abs):
+            value = self.value(node.operand, env)
+            return value.applyfunc(sympy.Abs) if _is_matrix(value) else sympy.Abs(value)
+        if isinstance(node, BigOp):
+            return self._big(node, env)
+        if isinstance(node, Indicator):
+            return self._indicator(node.condition, env)
+        if isinstance(node, Cases):
+            return self._cases(node, env)
+        if isinstance(node, Derivative):
+            return self.derivative(node, env)
+        if isinstance(node, Boxed):
+            return self.value(node.operand, env)
+        if isinstance(node, Rel):
+            raise InstanceError("a comparison stands only in an indicator or a case")
+        raise InstanceError(f"cannot evaluate {type(node).__name__}")
+
+    def _power(self, node: Pow, env) -> Value:
+        base = self.value(node.base, env)
+        exponent = _scalar(self.value(node.exponent, env), "an exponent")
+        if exponent.is_number and exponent.is_Rational and abs(exponent) > MAX_EXPONENT:
+            raise InstanceError(f"exponent {exponent} is larger than {MAX_EXPONENT}")
+        if _is_matrix(base):
+            if base.shape == (1, 1):
+                base = base[0, 0]
+            else:
+                raise InstanceError("a vector has no power; write a norm \\lVert x \\rVert^2 or x^T x")
+        if base == sympy.E:
+            return sympy.exp(exponent)
+        return base**exponent
+
+    def _call(self, node: Call, env) -> Value:
+        values = [self.value(a, env) for a in node.arguments]
+        if node.function in ("max", "min"):
+            choose = sympy.Max if node.function == "max" else sympy.Min
+            if any(_is_matrix(v) for v in values):
+                if len(values) != 2 or _is_matrix(values[0]):
+                    raise InstanceError(f"\\{node.function} of a vector takes a scalar first, as in \\max(0, z)")
+                return values[1].applyfunc(lambda entry: choose(values[0], entry))
+            return choose(*values)
+        (argument,) = values
+        function = _FUNCTIONS[node.function]
+        return argument.applyfunc(function) if _is_matrix(argument) else function(argument)
+
+    def _big(self, node: BigOp, env) -> Value:
+        if node.index in env or node.index in self.sizes or self.document.known(node.index):
+            raise InstanceError(f"the index {node.index} of a \\{node.kind} is already in use")
+        if node.lower is not None:
+            lower, upper = self.integer(node.lower, env), self.integer(node.upper, env)
+        else:
+            lower, upper = self.index_range(node.index, node.body, env)
+        if upper - lower + 1 > MAX_TERMS:
+            raise InstanceError(f"a \\{node.kind} of more than {MAX_TERMS} terms")
+        excluded = None if node.excluded is None else self.integer(node.excluded, env)
+        values = [self.value(node.body, {**env, node.index: k})
+                  for k in range(lower, upper + 1) if k != excluded]
+        if node.kind == "sum":
+            return _sum(values) if values else Integer(0)
+        result: Value = Integer(1)
+        for value in values:
+            result = _product(result, _scalar(value, "a product's factor"))
+        return result
+
+    def _condition(self, rel: Rel, env):
+        left = _scalar(self.value(rel.left, env), "a comparison")
+        right = _scalar(self.value(rel.right, env), "a comparison")
+        return _RELATIONS[rel.op](left, right)
+
+    def _indicator(self, rel: Rel, env) -> Expr:
+        condition = self._condition(rel, env)
+        if condition in (sympy.true, sympy.false):
+            return Integer(1 if condition else 0)
+        return Piecewise((1, condition), (0, True))
+
+    def _cases(self, node: Cases, env) -> Value:
+        pieces = []
+        for value_node, rel in node.rows:
+            condition = sympy.true if rel is None else self._condition(rel, env)
+            if condition is sympy.false:
+                continue
+            value = self.value(value_node, env)
+            if condition is sympy.true and not pieces:
+                return value
+            if _is_matrix(value):
+                raise InstanceError("cases with a condition on a real quantity take scalar values")
+            pieces.append((value, condition))
+            if condition is sympy.true:
+                break
+        if not pieces:
+            raise InstanceError("no case applies here; add an `otherwise` row")
+        if pieces[-1][1] is not sympy.true:
+            raise InstanceError("cases on a real quantity need an `otherwise` row")
+        return Piecewise(*pieces)
+
+    # --- derivatives -----------------------------------------------------------------------
+
+    def derivative(self, node: Derivative, env) -> Value:
+        by = self.value(node.by, env)
+        targets = list(by) if _is_matrix(by) else [by]
+        if not all(isinstance(t, Symbol) for t in targets):
+            raise InstanceError("differentiate with respect to a variable or a defined quantity, "
+                                f"not {node.by}")
+        of = self.value(node.of, env)
+        target_set = frozenset(targets)
+        through = self.through(of, target_set)
+        if _is_matrix(through):
+            if _is_matrix(by) and by.shape != (1, 1):
+                raise InstanceError("the derivative of a vector by a vector is not supported; "
+                                    "differentiate one entry")
+            return through.applyfunc(lambda entry: sympy.diff(entry, targets[0]))
+        if _is_matrix(by):
+            return by.applyfunc(lambda target: sympy.diff(through, target))
+        return sympy.diff(through, by)
+
+    def depends(self, symbol: Symbol, targets: frozenset) -> bool:
+        """Whether a defined quantity depends on any of ``targets``, through its definitions."""
+        key = (symbol, targets)
+        if key not in self._depends:
+            definition = self.definitions[symbol]
+            self._depends[key] = any(
+                s in targets or (s in self.definitions and self.depends(s, targets))
+                for s in definition.free_symbols)
+        return self._depends[key]
+
+    def through(self, value: Value, targets: frozenset) -> Value:
+        """``value`` with each defined quantity that depends on ``targets`` replaced by its
+        definition, again and again; all else held."""
+        if _is_matrix(value):
+            return value.applyfunc(lambda entry: self.through(entry, targets))
+        replacements = {}
+        for symbol in value.free_symbols:
+            if symbol in self.definitions and symbol not in targets and self.depends(symbol, targets):
+                replacements[symbol] = self.through(self.definitions[symbol], targets)
+        return value.xreplace(replacements) if replacements else value
+
+    def primitive(self, value: Value) -> Value:
+        """``value`` in the declared variables only: every definition substituted."""
+        if _is_matrix(value):
+            return value.applyfunc(self.primitive)
+        replacements = {}
+        for symbol in value.free_symbols:
+            if symbol in self.definitions:
+                if symbol not in self._primitive:
+                    self._primitive[symbol] = self.primitive(self.definitions[symbol])
+                replacements[symbol] = self._primitive[symbol]
+        return value.xreplace(replacements) if replacements else value
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def _scalar(value: Value, what: str) -> Expr:
+    if _is_matrix(value):
+        if value.shape == (1, 1):
+            return value[0, 0]
+        raise InstanceError(f"{what} must be a scalar, got a {value.shape[0]}x{value.shape[1]} array")
+    return value
+
+
+def _sum(values: list[Value]) -> Value:
+    matrices = [v for v in values if _is_matrix(v) and v.shape != (1, 1)]
+    if not matrices:
+        return sympy.Add(*[_scalar(v, "a term") for v in values])
+    shape = matrices[0].shape
+    total = sympy.zeros(*shape)
+    for v in values:
+        if not _is_matrix(v) or v.shape != shape:
+            if _is_matrix(v) and v.shape == (shape[1], shape[0]) and 1 in shape:
+                v = v.T
+            else:
+                got = "a scalar" if not _is_matrix(v) else f"{v.shape[0]}x{v.shape[1]}"
+                raise InstanceError(f"cannot add {got} to a {shape[0]}x{shape[1]} array")
+        total += v
+    return total
+
+
+def _product(left: Value, right: Value) -> Value:
+    if _is_matrix(left) and _is_matrix(right):
+        if left.shape[1] == right.shape[0]:
+            result = left * right
+            return result[0, 0] if result.shape == (1, 1) else result
+        if left.shape == right.shape and 1 in left.shape:
+            return (left.T * right)[0, 0] if left.shape[1] == 1 else (left * right.T)[0, 0]
+        if left.shape == (1, 1) or right.shape == (1, 1):
+            return left[0, 0] * right if left.shape == (1, 1) else left * right[0, 0]
+        raise InstanceError(f"cannot multiply {left.shape[0]}x{left.shape[1]} by "
+                            f"{right.shape[0]}x{right.shape[1]}")
+    return left * right
+
+
+def _subscripted(node: Node, letter: str):
+    """(family, position) for each subscript position holding exactly ``letter``."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Name):
+            for position, index in enumerate(current.indices):
+                if index == Name(letter):
+                    yield current.base, position
+            stack.extend(current.indices)
+        elif isinstance(current, BigOp) and current.index == letter:
+            continue
+        elif isinstance(current, Node) and hasattr(current, "__dataclass_fields__"):
+            for field_name in current.__dataclass_fields__:
+                child = getattr(current, field_name)
+                if isinstance(child, Node):
+                    stack.append(child)
+                elif isinstance(child, tuple):
+                    for item in child:
+                        if isinstance(item, Node):
+                            stack.append(item)
+                        elif isinstance(item, tuple):
+                            stack.extend(i for i in item if isinstance(i, Node))
+
+
+def _compared(node: Node, letter: str):
+    """Names compared with ``letter`` in a condition (``[j = y]`` gives ``y``)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Rel):
+            for a, b in ((current.left, current.right), (current.right, current.left)):
+                if a == Name(letter) and isinstance(b, Name) and not b.indices:
+                    yield b.base
+        if isinstance(current, Node) and hasattr(current, "__dataclass_fields__"):
+            for field_name in current.__dataclass_fields__:
+                child = getattr(current, field_name)
+                if isinstance(child, Node):
+                    stack.append(child)
+                elif isinstance(child, tuple):
+                    for item in child:
+                        if isinstance(item, Node):
+                            stack.append(item)
+                        elif isinstance(item, tuple):
+                            stack.extend(i for i in item if isinstance(i, Node))
+
+
+def free_indices(document: Document, node: Node, bound: set[str]) -> list[str]:
+    """Index letters in ``node`` that nothing binds: each value of each is checked."""
+    found: list[str] = []
+
+    def visit(current, bound, in_index):
+        if isinstance(current, Name):
+            if (in_index and not current.indices and len(current.base) == 1 and current.base not in bound
+                    and not document.known(current.base) and current.base not in found):
+                found.append(current.base)
+            for index in current.indices:
+                visit(index, bound, True)
+            return
+        if isinstance(current, BigOp):
+            for limit in (current.lower, current.upper, current.excluded):
+                if limit is not None:
+                    visit(limit, bound, True)
+            visit(current.body, bound | {current.index}, in_index)
+            return
+        if isinstance(current, Rel):
+            visit(current.left, bound, True)
+            visit(current.right, bound, True)
+            return
+        if isinstance(current, Node) and hasattr(current, "__dataclass_fields__"):
+            for field_name in current.__dataclass_fields__:
+                child = getattr(current, field_name)
+                if isinstance(child, Node):
+                    visit(child, bound, in_index)
+                elif isinstance(child, tuple):
+                    for item in child:
+                        if isinstance(item, Node):
+                            visit(item, bound, in_index)
+                        elif isinstance(item, tuple):
+                            for part in item:
+                                if isinstance(part, Node):
+                                    visit(part, bound, in_index)
+
+    visit(node, set(bound), False)
+    return found
+
+
+_ = (Fraction, Label)  # re-exported types used in annotations elsewhere

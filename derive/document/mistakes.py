@@ -1,0 +1,219 @@
+"""Named mistakes: the one small edit that turns a refuted step into a proven one.
+
+Each edit of the catalog below is applied to the claimed (right-hand) side of a refuted step;
+the first edited step that the verifier *proves* at the failing instance, and at the smallest
+instance, is named: "this step would hold with `p_{m} - \\mathbb{1}[m = y]` instead of
+`p_{m}` (the indicator is missing)".  The catalog, in the order tried:
+
+* the sign of the whole side, or of one term, flipped;
+* an indicator ``1[i = y]`` missing next to a quantity indexed by ``i``, or one too many;
+* a factor of 2 or 1/2; a missing ``1/N`` (or an extra one) for each size ``N``;
+* the whole side transposed, or a transpose too many;
+* two indices swapped (``m`` and ``y``); the label off by one (``y + 1``, ``y - 1``);
+* the derivative of one term of the differentiated quantity's definition missing (a
+  regularisation term, say), or one term too many.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from fractions import Fraction
+from typing import Iterator
+
+from derive.document.ast import (
+    Add, Cases, Derivative, Div, Equation, Indicator, Mul, Name, Neg, Node, Num, Rel, Transpose, to_latex,
+)
+from derive.document.declare import Document, Step
+from derive.document.instantiate import Instance, InstanceError, free_indices
+
+#: Seconds the verifier may spend on one entry of one candidate edit.
+CANDIDATE_TIME_LIMIT = 2.0
+#: Most candidate edits tried per refuted step.
+MAX_CANDIDATES = 60
+
+
+def _replace(node: Node, old: Node, new: Node) -> Node:
+    """``node`` with every occurrence of ``old`` (by identity first, else by value) replaced."""
+    if node is old or node == old:
+        return new
+    if not dataclasses.is_dataclass(node):
+        return node
+    changes = {}
+    for field in dataclasses.fields(node):
+        child = getattr(node, field.name)
+        if isinstance(child, Node):
+            changes[field.name] = _replace(child, old, new)
+        elif isinstance(child, tuple):
+            changes[field.name] = tuple(
+                _replace(c, old, new) if isinstance(c, Node)
+                else tuple(_replace(p, old, new) if isinstance(p, Node) else p for p in c)
+                if isinstance(c, tuple) else c
+                for c in child)
+    return dataclasses.replace(node, **changes)
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if dataclasses.is_dataclass(current):
+            for field in dataclasses.fields(current):
+                child = getattr(current, field.name)
+                if isinstance(child, Node):
+                    stack.append(child)
+                elif isinstance(child, tuple):
+                    for item in child:
+                        if isinstance(item, Node):
+                            stack.append(item)
+                        elif isinstance(item, tuple):
+                            stack.extend(p for p in item if isinstance(p, Node))
+
+
+def _without(add: Add, term: Node) -> Node:
+    rest = tuple(t for t in add.terms if t is not term)
+    if not rest:
+        return Num(Fraction(0))
+    return rest[0] if len(rest) == 1 else Add(rest)
+
+
+def candidates(document: Document, equation: Equation) -> Iterator[tuple[Node, Node, Node, str]]:
+    """(new right side, old part, new part, what the mistake is), most likely first."""
+    right = equation.right
+    both = Add((equation.left, equation.right))
+    indices = free_indices(document, both, set())
+    labels = [name for name, label in document.labels.items() if not label.members]
+    yield Neg(right), right, Neg(right), "the sign is flipped"
+    for node in _walk(right):
+        if isinstance(node, Add):
+            for term in node.terms:
+                flipped = term.operand if isinstance(term, Neg) else Neg(term)
+                new = _replace(right, term, flipped)
+                yield new, node, _replace(node, term, flipped), "a term's sign is flipped"
+    for node in _walk(right):
+        if isinstance(node, Cases):
+            for k, (value, condition) in enumerate(node.rows):
+                rows = node.rows[:k] + ((Neg(value), condition),) + node.rows[k + 1:]
+                where = "otherwise" if condition is None else to_latex(condition)
+                yield (_replace(right, node, Cases(rows)), value, Neg(value),
+                       f"the sign of the case {where} is flipped")
+    for node in _walk(right):
+        if isinstance(node, Indicator):
+            for add in _walk(right):
+                if isinstance(add, Add) and any(t is node or (isinstance(t, Neg) and t.operand is node)
+                                                for t in add.terms):
+                    term = next(t for t in add.terms if t is node or (isinstance(t, Neg) and t.operand is node))
+                    smaller = _without(add, term)
+                    yield _replace(right, add, smaller), add, smaller, "the indicator should not be there"
+    for node in _walk(right):
+        if isinstance(node, Name) and node.indices and not document.labels.get(node.base):
+            for letter in indices:
+                if Name(letter) in node.indices:
+                    for label in labels:
+                        indicator = Indicator(Rel("=", Name(letter), Name(label)))
+                        for new_part in (Add((node, Neg(indicator))), Add((node, indicator))):
+                            yield _replace(right, node, new_part), node, new_part, "the indicator is missing"
+    yield Mul((Num(Fraction(2)), right)), right, Mul((Num(Fraction(2)), right)), "a factor of 2 is missing"
+    yield Div(right, Num(Fraction(2))), right, Div(right, Num(Fraction(2))), "a factor of 1/2 is missing"
+    for size in document.sizes:
+        shrunk = Mul((Div(Num(Fraction(1)), Name(size)), right))
+        yield shrunk, right, shrunk, f"the factor 1/{size} is missing"
+        grown = Mul((Name(size), right))
+        yield grown, right, grown, f"a factor 1/{size} too many"
+    yield Transpose(right), right, Transpose(right), "it is transposed"
+    for node in _walk(right):
+        if isinstance(node, Transpose):
+            yield _replace(right, node, node.operand), node, node.operand, "a transpose too many"
+    letters = [letter for letter in indices + labels]
+    for a, b in itertools.combinations(letters, 2):
+        swapped = _swap(right, a, b)
+        yield swapped, right, swapped, f"the indices {a} and {b} are swapped"
+    for label in labels:
+        for shift, word in ((1, "+ 1"), (-1, "- 1")):
+            moved = Add((Name(label), Num(Fraction(shift)))) if shift > 0 else Add((Name(label), Neg(Num(Fraction(1)))))
+            new = _replace_index(right, label, moved)
+            if new != right:
+                yield new, right, new, f"the label is off by one ({label} {word})"
+    yield from _term_edits(document, equation)
+
+
+def _swap(node: Node, a: str, b: str) -> Node:
+    marker = Name("\0")
+    return _replace(_replace(_replace(node, Name(a), marker), Name(b), Name(a)), marker, Name(b))
+
+
+def _replace_index(node: Node, letter: str, new: Node) -> Node:
+    """``letter`` replaced by ``new`` inside subscripts only."""
+    if isinstance(node, Name):
+        return Name(node.base, tuple(new if i == Name(letter) else _replace_index(i, letter, new)
+                                     for i in node.indices))
+    if not dataclasses.is_dataclass(node):
+        return node
+    changes = {}
+    for field in dataclasses.fields(node):
+        child = getattr(node, field.name)
+        if isinstance(child, Node):
+            changes[field.name] = _replace_index(child, letter, new)
+        elif isinstance(child, tuple):
+            changes[field.name] = tuple(_replace_index(c, letter, new) if isinstance(c, Node) else c for c in child)
+    return dataclasses.replace(node, **changes)
+
+
+def _term_edits(document: Document, equation: Equation):
+    """A missing (or extra) derivative of one term of the differentiated quantity's definition."""
+    left, right = equation.left, equation.right
+    if not (isinstance(left, Derivative) and isinstance(left.of, Name)):
+        return
+    definition = document.definition(left.of.base)
+    if definition is None:
+        return
+    value = definition.value
+    for term in (value.terms if isinstance(value, Add) else ()):
+        positive = term.operand if isinstance(term, Neg) else term
+        sign = -1 if isinstance(term, Neg) else 1
+        derivative = Derivative(positive, left.by)
+        added = Add((right, derivative if sign > 0 else Neg(derivative)))
+        yield added, right, added, f"the derivative of the term `{to_latex(term)}` is missing"
+        removed = Add((right, Neg(derivative) if sign > 0 else derivative))
+        yield removed, right, removed, f"the derivative of the term `{to_latex(term)}` should not be there"
+
+
+def name_mistake(document: Document, step: Step, failure) -> str | None:
+    """The first catalogued edit under which the step is proven at the failing instance and at
+    the smallest instance, said in words; or None."""
+    from derive.document.check import decide, size_values
+
+    equation = step.equation
+    sizes = {k: v for k, v in failure.instance.items() if k in document.sizes}
+    labels = {k: v for k, v in failure.instance.items() if k in document.labels}
+    smallest = size_values(document)[0]
+    seen = set()
+    for count, (new_right, old, new, what) in enumerate(candidates(document, equation)):
+        if count >= MAX_CANDIDATES:
+            break
+        if new_right == equation.right or new_right in seen:
+            continue
+        seen.add(new_right)
+        edited = dataclasses.replace(equation, right=new_right)
+        indices = free_indices(document, Add((edited.left, edited.right)), set())
+        try:
+            holds = True
+            for size in (sizes, smallest):
+                at = Instance(document, size, labels if size is sizes else _first_labels(document, size))
+                verdict, _ = decide(document, at, edited, indices, time_limit=CANDIDATE_TIME_LIMIT)
+                if verdict is None or verdict.status != "proven":
+                    holds = False
+                    break
+        except (InstanceError, ValueError, TypeError):
+            continue
+        if holds:
+            return f"this step would hold with `{to_latex(new)}` instead of `{to_latex(old)}` ({what})"
+    return None
+
+
+def _first_labels(document: Document, size: dict) -> dict:
+    from derive.document.check import labelings
+
+    found = labelings(document, Instance(document, size, {}))
+    return found[-1] if found else {}

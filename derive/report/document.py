@@ -1,0 +1,108 @@
+"""A checked derivation document, printed: per-step lines, the first wrong step, and JSON.
+
+The JSON schema (``derive check --format json``) is documented in ``docs/format.md``; its
+``schema`` field names the version, bumped on any incompatible change.
+"""
+
+from __future__ import annotations
+
+from derive.core.verdict import _number
+
+#: Version of the JSON printed by ``derive check --format json``.
+SCHEMA = "derive.check/1"
+
+
+def _counts(check) -> str:
+    statuses = [s.status for s in check.steps]
+    parts = [f"{statuses.count(k)} {k}" for k in ("proven", "refuted", "unproven") if statuses.count(k)]
+    return ", ".join(parts) or "no steps"
+
+
+def _location(check, step) -> str:
+    return f"{check.path}:{step.line}:{step.column}"
+
+
+def _point(counterexample) -> str:
+    values = {**counterexample.point, **counterexample.opaque}
+    return ", ".join(f"{symbol} = {_number(value)}" for symbol, value in values.items()) or "any point"
+
+
+def document_text(check) -> str:
+    """The verdict as a person reads it."""
+    title = f" ({check.title})" if check.title else ""
+    lines = [f"{check.path}{title}: {check.status}, {len(check.steps)} steps: {_counts(check)}"]
+    for step in check.steps:
+        scope = f"  [{step.scope}]" if step.scope and step.status == "proven" else ""
+        if step.status == "unproven":
+            scope = f"  ({step.reason})"
+        lines.append(f"  {step.line:>4}:{step.column:<3} {step.status:<8}  {step.latex}{scope}")
+    wrong = check.first_wrong
+    if wrong is not None:
+        lines.append("")
+        lines.append(f"first wrong step: {_location(check, wrong)}")
+        lines.append(f"  {wrong.latex}")
+        failure = wrong.failure
+        lines.append(f"  at {failure.describe_instance()}")
+        if failure.counterexample is not None:
+            ce = failure.counterexample
+            lines.append(f"  where {_point(ce)}")
+            lines.append(f"    true value:    {_number(ce.expected, ce.shown_digits)}")
+            lines.append(f"    claimed value: {_number(ce.claimed, ce.shown_digits)}")
+        else:
+            lines.append(f"  {wrong.reason}")
+        if wrong.mistake:
+            lines.append(f"  {wrong.mistake}")
+        after = [s for s in check.steps if s.after_first_wrong]
+        if after:
+            lines.append(f"  the {len(after)} step(s) after it were checked on their own: {_counts_of(after)}")
+    return "\n".join(lines)
+
+
+def _counts_of(steps) -> str:
+    statuses = [s.status for s in steps]
+    return ", ".join(f"{statuses.count(k)} {k}" for k in ("proven", "refuted", "unproven") if statuses.count(k))
+
+
+def document_json(check) -> dict:
+    """The verdict as data (schema in ``docs/format.md``)."""
+
+    def step_json(step) -> dict:
+        out = {
+            "line": step.line,
+            "column": step.column,
+            "source": step.source.strip(),
+            "latex": step.latex,
+            "status": step.status,
+            "checked": step.instances,
+            "scope": step.scope,
+            "reason": step.reason,
+            "except_where": [str(e) for e in step.except_where],
+            "after_first_wrong": step.after_first_wrong,
+            "mistake": step.mistake,
+            "failure": None,
+        }
+        if step.failure is not None:
+            failure = {"instance": {k: list(v) if isinstance(v, tuple) else v
+                                    for k, v in step.failure.instance.items()}}
+            ce = step.failure.counterexample
+            if ce is not None:
+                failure["point"] = {str(s): str(v) for s, v in {**ce.point, **ce.opaque}.items()}
+                failure["true_value"] = _number(ce.expected, ce.shown_digits)
+                failure["claimed_value"] = _number(ce.claimed, ce.shown_digits)
+            else:
+                failure["shapes"] = list(step.failure.shapes)
+            out["failure"] = failure
+        return out
+
+    wrong = check.first_wrong
+    return {
+        "schema": SCHEMA,
+        "path": check.path,
+        "title": check.title,
+        "status": check.status,
+        "sizes": check.sizes,
+        "definitions": check.definitions,
+        "steps": [step_json(s) for s in check.steps],
+        "first_wrong": None if wrong is None else {"line": wrong.line, "column": wrong.column},
+        "result": None if check.result is None else check.result.latex,
+    }
