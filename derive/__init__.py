@@ -3,6 +3,7 @@
 from derive import testing
 from derive._version import __version__
 from derive.core import Counterexample, Verdict, VerificationInputError, verify, verify_identity
+from derive.document import DocumentCheck, DocumentError, check_document
 from derive.losses.softmax import (
     MAX_CLASSES,
     MAX_FEATURES,
@@ -15,6 +16,8 @@ from derive.proof import DerivationVerdict, StepResult
 __all__ = [
     "Counterexample",
     "DerivationVerdict",
+    "DocumentCheck",
+    "DocumentError",
     "MAX_CLASSES",
     "MAX_FEATURES",
     "ModelInputError",
@@ -23,6 +26,7 @@ __all__ = [
     "Verdict",
     "VerificationInputError",
     "__version__",
+    "check_document",
     "softmax_cross_entropy",
     "testing",
     "verify",

@@ -1,7 +1,9 @@
 """The ``derive`` command: parse arguments, print, choose the exit status.
 
-``derive --classes K ...`` prints the verified derivation; ``derive docs ...``
-writes its documentation and lists the files written.
+``derive --classes K ...`` prints the verified derivation (``--loss NAME`` any
+document of the catalog); ``derive check FILE...`` checks derivation documents;
+``derive list`` names the catalog; ``derive docs ...`` writes the documentation
+and lists the files written.
 
 Every command returns its whole standard output as one text, and :func:`run`
 writes it in one place; every error, whatever the command, is raised as a
@@ -12,7 +14,8 @@ Exit status:
 
 * 0 -- everything printed is proven (``derive docs``: and the files are written);
 * 1 -- something is refuted or unproven (the output is still complete);
-* 2 -- bad input: the arguments, or a model outside the bounds;
+* 2 -- bad input: the arguments, a model outside the bounds, or a document that
+  cannot be read (then the message is followed by the offending line and a caret);
 * 3 -- output not written: standard output failed (a full disk, a character its
   encoding cannot represent; ``derive docs`` has then written its files, only
   the list is missing), or ``derive docs`` could not write its files (then it
@@ -30,6 +33,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 EXIT_PROVEN, EXIT_NOT_PROVEN, EXIT_BAD_INPUT, EXIT_NOT_WRITTEN = 0, 1, 2, 3
 EXIT_CLOSED_PIPE = 128 + 13  # 128 + SIGPIPE, as a shell reports for `cat ... | head`
@@ -43,11 +47,12 @@ STATUS_HELP = (
 
 
 class CommandError(Exception):
-    """An error that ends the command: a one-line message and the exit status."""
+    """An error that ends the command: a one-line message, the exit status, and optionally
+    lines that show where (a document's offending line and a caret)."""
 
-    def __init__(self, message: str, status: int):
+    def __init__(self, message: str, status: int, detail: str = ""):
         super().__init__(message)
-        self.status = status
+        self.status, self.detail = status, detail
 
 
 class UsageError(Exception):
@@ -93,10 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="derive",
         description="Verify the softmax cross-entropy gradient dL/dw_m = (p_m - 1[m = y]) x "
-        "with SymPy and print it as LaTeX.",
-        epilog="Run 'derive docs --help' for the documentation generator. " + STATUS_HELP,
+        "with SymPy and print it as LaTeX; with --loss, any loss of the catalog.",
+        epilog="Other commands: 'derive check FILE...' checks your own derivation written in "
+        "Markdown and LaTeX; 'derive list' names the catalog; 'derive docs' writes the "
+        "documentation. Each has --help. " + STATUS_HELP,
+    )
+    parser.add_argument(
+        "--loss", default=None, metavar="NAME",
+        help="a loss of the catalog ('derive list'); default softmax-cross-entropy, the seed",
     )
     _add_size_arguments(parser, default_classes=None)
+    parser.add_argument(
+        "--samples", "-N", type=_integer, default=None, metavar="N",
+        help="number of samples, for a catalog loss with a batch (1..16)",
+    )
     parser.add_argument(
         "--steps", action="store_true",
         help="also verify and print the seed's step-by-step route and the extra facts",
@@ -114,19 +129,53 @@ def _add_size_arguments(parser: argparse.ArgumentParser, default_classes: int | 
     from derive import MAX_CLASSES, MAX_FEATURES
 
     parser.add_argument(
-        "--classes", "-K", type=_integer, metavar="K",
-        required=default_classes is None, default=default_classes,
+        "--classes", "-K", type=_integer, metavar="K", default=default_classes,
         help=f"number of classes, 2..{MAX_CLASSES}"
-        + (f" (default {default_classes})" if default_classes else ""),
+        + (f" (default {default_classes})" if default_classes else " (required for the seed)"),
     )
     parser.add_argument(
-        "--features", "-D", type=_integer, default=2, metavar="D",
+        "--features", "-D", type=_integer, default=None, metavar="D",
         help=f"number of features, 1..{MAX_FEATURES} (default 2)",
     )
     parser.add_argument(
-        "--label", "-y", type=_integer, default=0, metavar="Y",
+        "--label", "-y", type=_integer, default=None, metavar="Y",
         help="the sample's true class, 0-based (default 0)",
     )
+
+
+def build_check_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="derive check",
+        description="Check derivation documents: Markdown with LaTeX math, written as on paper "
+        "(the format is docs/format.md; 'derive docs' writes it). Every step is checked at "
+        "several sizes, every label and every index; the first wrong step is named with its "
+        "file:line:column, a counterexample and, where one small edit would fix it, the mistake.",
+        epilog="Exit status: 0 every step proven, 1 a step refuted or unproven, 2 a document "
+        "cannot be read (the message gives file:line:column, the line and a caret), "
+        "3 output not written, 141 standard output closed early, silently.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="a document, or - for standard input")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="output format (default text; json's schema is in docs/format.md)")
+    parser.add_argument("--time-limit", type=_seconds, default=10.0, metavar="S",
+                        help="seconds the verifier may spend on one entry (default 10)")
+    return parser
+
+
+def build_list_parser() -> argparse.ArgumentParser:
+    return _Parser(prog="derive list", description="Name the losses of the catalog: each is a "
+                   "derivation document shipped with derive, checked in its tests; "
+                   "'derive --loss NAME' prints one.")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 3600, got {text!r}")
+    return value
 
 
 def build_docs_parser() -> argparse.ArgumentParser:
@@ -153,8 +202,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     command: Callable[[list[str]], tuple[str, int]]
-    if argv[:1] == ["docs"]:
-        prog, command, argv = "derive docs", _docs, argv[1:]
+    commands = {"docs": _docs, "check": _check, "list": _list}
+    if argv[:1] and argv[0] in commands:
+        prog, command, argv = f"derive {argv[0]}", commands[argv[0]], argv[1:]
     else:
         prog, command = "derive", _derive
     try:
@@ -164,7 +214,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         text, status = finished.args[0], EXIT_PROVEN
     except CommandError as error:
         _clear_progress()
-        return _fail(prog, str(error), error.status)
+        return _fail(prog, str(error), error.status, error.detail)
     try:
         if sys.stdout is None:  # started with standard output closed (`>&-`)
             raise OSError("standard output is closed")
@@ -186,9 +236,18 @@ def _clear_progress() -> None:
 
 def _derive(argv: list[str]) -> tuple[str, int]:
     """``derive``: the derivation as LaTeX or JSON, and its exit status."""
+    from derive.catalog import SEED
     from derive.report.latex import derivation_json, rows_status
 
-    args, derivation = _parse(build_parser(), argv)
+    parser = build_parser()
+    args = _arguments(parser, argv)
+    if args.loss not in (None, SEED):
+        return _catalog_loss(args)
+    if args.samples is not None:
+        raise CommandError("--samples applies to a catalog loss with a batch, not to the seed", EXIT_BAD_INPUT)
+    if args.classes is None:
+        raise CommandError("the following arguments are required: --classes/-K", EXIT_BAD_INPUT)
+    derivation = _derivation(parser, args)
     if args.format == "json":
         document = derivation_json(derivation, steps=args.steps)
         text, status = json.dumps(document, indent=2), document["status"]
@@ -201,6 +260,90 @@ def _derive(argv: list[str]) -> tuple[str, int]:
 def run_docs(argv: Sequence[str]) -> int:
     """``derive docs``: write the documentation; return the exit status."""
     return run(["docs", *argv])
+
+
+def _catalog_loss(args) -> tuple[str, int]:
+    """``derive --loss NAME``: the catalog document checked, at the sizes given."""
+    from derive.catalog import UnknownLossError, entry
+    from derive.document import DocumentError, check_document
+    from derive.report.document import document_json, document_latex
+
+    if args.label is not None:
+        raise CommandError("--label applies to the seed; a catalog loss is checked at every label",
+                           EXIT_BAD_INPUT)
+    try:
+        found = entry(args.loss)
+    except UnknownLossError as error:
+        raise CommandError(str(error), EXIT_BAD_INPUT) from None
+    fixed = {name: value for name, value in (("K", args.classes), ("D", args.features), ("N", args.samples))
+             if value is not None}
+    progress = _progress_for("derive")
+    try:
+        checked = check_document(found.path, sizes=fixed,
+                                 progress=progress and (lambda i, n: progress(f"{found.name}: step {i} of {n}")))
+    except DocumentError as error:
+        raise CommandError(error.message, EXIT_BAD_INPUT) from None
+    if args.format == "json":
+        text = json.dumps(document_json(checked), indent=2)
+    else:
+        text = document_latex(checked, found.name, steps=args.steps)
+    return text + "\n", EXIT_PROVEN if checked.status == "proven" else EXIT_NOT_PROVEN
+
+
+def _check(argv: list[str]) -> tuple[str, int]:
+    """``derive check``: every document's verdict, and the exit status."""
+    from derive.document import DocumentError, check_document
+    from derive.report.document import document_json
+
+    args = _arguments(build_check_parser(), argv)
+    progress = _progress_for("derive check")
+    results = []
+    for name in args.files:
+        try:
+            if name == "-":
+                if sys.stdin is None:
+                    raise CommandError("standard input is closed", EXIT_BAD_INPUT)
+                from derive.document.source import Source
+                from derive.document.declare import read_document
+                from derive.document.check import check
+
+                source = Source(sys.stdin.read(), "-")
+                results.append(check(read_document(source), time_limit=args.time_limit,
+                                     progress=progress and _step_progress(progress, name)))
+            else:
+                results.append(check_document(Path(name), time_limit=args.time_limit,
+                                              progress=progress and _step_progress(progress, name)))
+        except DocumentError as error:
+            where = f"{error.location}: " if error.line else (f"{error.path}: " if error.path else "")
+            detail = str(error).partition("\n")[2]
+            raise CommandError(where + error.message, EXIT_BAD_INPUT, detail) from None
+        except UnicodeDecodeError as error:
+            raise CommandError(f"{name}: not UTF-8 text ({error.reason})", EXIT_BAD_INPUT) from None
+    if args.format == "json":
+        data = [r.to_json() for r in results]
+        text = json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    else:
+        text = "\n\n".join(str(r) for r in results)
+    proven = all(r.status == "proven" for r in results)
+    return text + "\n", EXIT_PROVEN if proven else EXIT_NOT_PROVEN
+
+
+def _step_progress(progress, name: str):
+    return lambda i, n: progress(f"{name}: step {min(i + 1, n)} of {n}")
+
+
+def _list(argv: list[str]) -> tuple[str, int]:
+    """``derive list``: the catalog's names, titles and summaries."""
+    from derive.catalog import entry, names
+
+    _arguments(build_list_parser(), argv)
+    lines = []
+    for name in names():
+        found = entry(name)
+        lines.append(f"{name:<30} {found.title}")
+        if found.summary:
+            lines.append(f"{'':<30} {found.summary}")
+    return "\n".join(lines) + "\n", EXIT_PROVEN
 
 
 def _docs(argv: list[str]) -> tuple[str, int]:
@@ -231,18 +374,38 @@ def _import_write_docs():
     return write_docs
 
 
-def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]):
-    """``(args, derivation)``; bad input raises a CommandError with the bad-input status."""
+def _arguments(parser: argparse.ArgumentParser, argv: Sequence[str]):
+    try:
+        return parser.parse_args(argv)
+    except UsageError as error:
+        raise CommandError(str(error), EXIT_BAD_INPUT) from None
+
+
+def _derivation(parser: argparse.ArgumentParser, args):
+    """The seed's derivation at the arguments' sizes; bad sizes raise a CommandError."""
     from derive import ModelInputError, softmax_cross_entropy
 
+    features = 2 if args.features is None else args.features
+    label = 0 if args.label is None else args.label
     try:
-        args = parser.parse_args(argv)
-        derivation = softmax_cross_entropy(args.classes, features=args.features, label=args.label)
-    except (UsageError, ModelInputError) as error:
+        derivation = softmax_cross_entropy(args.classes, features=features, label=label)
+    except ModelInputError as error:
         raise CommandError(str(error), EXIT_BAD_INPUT) from None
+    derivation.progress = _progress_for(parser.prog)
+    return derivation
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]):
+    """``(args, derivation)``; bad input raises a CommandError with the bad-input status."""
+    args = _arguments(parser, argv)
+    return args, _derivation(parser, args)
+
+
+def _progress_for(prog: str) -> "Progress | None":
+    """A progress line on standard error when it is a terminal; None when piped."""
     if sys.stderr is not None and sys.stderr.isatty():
-        derivation.progress = Progress(parser.prog, sys.stderr)
-    return args, derivation
+        return Progress(prog, sys.stderr)
+    return None
 
 
 class Progress:
@@ -275,10 +438,12 @@ def _reason(error: Exception) -> str:
     return error.strerror if isinstance(error, OSError) and error.strerror else str(error)
 
 
-def _fail(prog: str, message: str, status: int) -> int:
-    """Print ``prog: error: message`` as one line on stderr; return ``status``."""
+def _fail(prog: str, message: str, status: int, detail: str = "") -> int:
+    """Print ``prog: error: message`` as one line on stderr (then ``detail``); return ``status``."""
     try:
         print(f"{prog}: error: {' '.join(message.splitlines())}", file=sys.stderr, flush=True)
+        if detail:
+            print(detail, file=sys.stderr, flush=True)
     except (OSError, AttributeError):  # stderr is unusable too: the status still says it
         pass
     return status

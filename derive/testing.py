@@ -1,4 +1,4 @@
-"""Assertions for users' own test suites.
+r"""Assertions for users' own test suites.
 
 Examples
 --------
@@ -6,6 +6,15 @@ Examples
 >>> from derive.testing import assert_gradient
 >>> t = symbols("t", real=True)
 >>> assert_gradient(tanh(t), [t], [1 - tanh(t) ** 2])
+
+A derivation document, checked step by step (see ``docs/format.md``):
+
+>>> from derive.testing import assert_derivation
+>>> assert_derivation('''Let $a \\in \\mathbb{R}$.
+...
+... $$ f = a^3 $$
+... $$ \\frac{\\partial f}{\\partial a} = 3 a^2 $$
+... ''')
 """
 
 from __future__ import annotations
@@ -32,3 +41,23 @@ def assert_gradient(loss, wrt, claim, *, time_limit: float = DEFAULT_TIME_LIMIT)
         )
     if verdict.status == "unproven":
         raise AssertionError(f"gradient unproven, neither proven nor refuted: {verdict}")
+
+
+def assert_derivation(text_or_path, *, time_limit: float = DEFAULT_TIME_LIMIT) -> None:
+    """Pass silently if every step of a derivation document is proven.
+
+    ``text_or_path`` is the document's text or a path to it.  Raise ``AssertionError`` with the
+    whole report otherwise: the first wrong step's ``file:line``, its counterexample and the
+    named mistake when there is one, or why a step is unproven.  A document that cannot be read
+    raises :class:`~derive.DocumentError` (a ``ValueError``) with ``file:line:column``.
+    """
+    __tracebackhide__ = True
+    from pathlib import Path
+
+    from derive.document import check_document
+
+    if isinstance(text_or_path, str) and "\n" not in text_or_path and text_or_path.endswith(".md"):
+        text_or_path = Path(text_or_path)
+    result = check_document(text_or_path, time_limit=time_limit)
+    if result.status != "proven":
+        raise AssertionError(f"derivation {result.status}:\n{result}")

@@ -195,7 +195,10 @@ def _shape(value) -> str:
 
 
 def _pair(left, right):
-    """The two sides in one shape: a vector may be written as a row or as a column."""
+    """The two sides in one shape: a vector may be written as a row or as a column, and a 1x1
+    array (a vector of one entry, as at ``D = 1``) is its entry."""
+    left, right = (v[0, 0] if isinstance(v, sympy.MatrixBase) and v.shape == (1, 1) else v
+                   for v in (left, right))
     left_matrix, right_matrix = isinstance(left, sympy.MatrixBase), isinstance(right, sympy.MatrixBase)
     if not left_matrix and not right_matrix:
         return [left], [right], None
@@ -316,11 +319,12 @@ def _check_definitions(document: Document, sizes: list[dict[str, int]]) -> None:
 
 
 def check(document: Document, *, time_limit: float = TIME_LIMIT,
-          progress: Callable[[int, int], None] | None = None) -> DocumentCheck:
-    """Check every step of a read document."""
+          progress: Callable[[int, int], None] | None = None,
+          sizes: dict[str, int] | None = None) -> DocumentCheck:
+    """Check every step of a read document; ``sizes`` fixes some sizes in every instance."""
     from derive.document.mistakes import name_mistake
 
-    sizes = size_values(document)
+    sizes = _override(document, size_values(document), sizes or {})
     _check_definitions(document, sizes)
     steps = []
     for number, step in enumerate(document.steps):
@@ -339,8 +343,25 @@ def check(document: Document, *, time_limit: float = TIME_LIMIT,
     return DocumentCheck(document.source.path, document.title, steps, definitions, sizes, result)
 
 
+def _override(document: Document, instances: list[dict[str, int]], fixed: dict[str, int]):
+    """The instances with ``fixed`` sizes replaced, duplicates dropped."""
+    for name, value in fixed.items():
+        if name not in document.sizes:
+            raise DocumentError(f"the document has no size {name}", document.source.path)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+            raise DocumentError(f"size {name} must be a whole number from 1 to 16, got {value!r}",
+                                document.source.path)
+    out = []
+    for instance in instances:
+        changed = {**instance, **fixed}
+        if changed not in out:
+            out.append(changed)
+    return out
+
+
 def check_document(text_or_path: str | Path, *, time_limit: float = TIME_LIMIT,
-                   progress: Callable[[int, int], None] | None = None) -> DocumentCheck:
+                   progress: Callable[[int, int], None] | None = None,
+                   sizes: dict[str, int] | None = None) -> DocumentCheck:
     """Check a derivation document given as its text or as a path to a ``.md`` file.
 
     Raises :class:`~derive.document.source.DocumentError` (a ``ValueError``) with
@@ -363,7 +384,7 @@ def check_document(text_or_path: str | Path, *, time_limit: float = TIME_LIMIT,
         source = Source(text, str(path))
     else:
         source = Source(str(text_or_path))
-    return check(read_document(source), time_limit=time_limit, progress=progress)
+    return check(read_document(source), time_limit=time_limit, progress=progress, sizes=sizes)
 
 
 _ = (Matrix, field)

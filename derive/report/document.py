@@ -105,4 +105,44 @@ def document_json(check) -> dict:
         "steps": [step_json(s) for s in check.steps],
         "first_wrong": None if wrong is None else {"line": wrong.line, "column": wrong.column},
         "result": None if check.result is None else check.result.latex,
+        "results": [s.latex for s in check.steps if s.boxed],
     }
+
+
+def _aligned(step) -> str:
+    left, _, right = step.latex.partition(" = ")
+    return f"{left} &= {right}" if right else step.latex
+
+
+def _sizes(check) -> str:
+    names = sorted({name for sizes in check.sizes for name in sizes})
+    parts = []
+    for name in names:
+        values = sorted({sizes[name] for sizes in check.sizes})
+        parts.append(f"{name} = {values[0]}..{values[-1]}" if len(values) > 1 else f"{name} = {values[0]}")
+    return ", ".join(parts)
+
+
+def document_latex(check, name: str, steps: bool = False) -> str:
+    """A catalog document as ``derive --loss NAME`` prints it: the definitions, the result (and
+    with ``steps`` every step), each with its verdict as a LaTeX comment."""
+    at = _sizes(check)
+    lines = [f"% derive: {check.title or name} ({name})",
+             f"% verdict: {check.status} ({_counts(check)}{', at ' + at if at else ''})",
+             r"\begin{align*}"]
+    body = [f"{d.replace(' = ', ' &= ', 1)}" for d in check.definitions]
+    shown = check.steps if steps else [s for s in check.steps if s.boxed or s is check.result]
+    for number, step in enumerate(check.steps, start=1):
+        if step not in shown:
+            continue
+        label = f"step {number}" if steps else "result"
+        verdict = step.status + (f" ({step.reason})" if step.reason else "")
+        scope = f" [{step.scope}]" if step.scope else ""
+        body.append(f"% {label}, line {step.line}: {verdict}{scope}")
+        body.append(_aligned(step))
+    text_lines = []
+    for k, line in enumerate(body):
+        is_comment = line.startswith("%")
+        last = all(b.startswith("%") for b in body[k + 1:])
+        text_lines.append(line if is_comment or last else line + r" \\")
+    return "\n".join(lines + text_lines + [r"\end{align*}"])
