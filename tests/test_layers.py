@@ -1,7 +1,8 @@
 """The package's layers: imports point one way, so no cycle can form.
 
 From the bottom up: ``core`` (the loss-agnostic verifier) < ``proof`` (steps and derivations)
-< ``losses`` < ``report`` (printing, pages) < the front door (``cli``, ``testing``, the package
+< ``document`` (derivation documents: grammar, declarations, checker) < ``catalog`` (the shipped
+documents) < ``losses`` < ``report`` (printing, pages) < the front door (``cli``, ``testing``, the package
 itself).  A module may import its own layer or a lower one.  The one exception is a presentation
 method (``_repr_latex_``, ``to_latex``) delegating to ``report`` from inside a function, as
 SymPy's objects do with its printers; those are listed here by name.  ``checks`` (the numeric
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["derive.core", "derive.proof", "derive.losses", "derive.report"]
+LAYERS = ["derive.core", "derive.proof", "derive.document", "derive.catalog", "derive.losses", "derive.report"]
 TOP = len(LAYERS)  # derive/__init__.py, cli.py, __main__.py, testing.py, _version.py
 
 #: (importing module, imported module): function-level delegations to printing.
@@ -22,6 +23,7 @@ PRESENTATION = {
     ("derive.core.verdict", "derive.report.latex"),
     ("derive.proof.step", "derive.report.latex"),
     ("derive.losses.softmax.derivation", "derive.report.latex"),
+    ("derive.document.check", "derive.report.document"),
 }
 
 

@@ -22,7 +22,7 @@ import sympy
 from sympy import Matrix
 
 from derive.core import Counterexample, Verdict, verify_identity
-from derive.core.verdict import Status, worst
+from derive.core.verdict import EntryVerdict, Status, worst
 from derive.document.ast import Add as AddNode, Equation, equation_latex
 from derive.document.declare import Document, Range, Step, read_document
 from derive.document.instantiate import Instance, InstanceError, free_indices
@@ -66,6 +66,8 @@ class StepCheck:
     after_first_wrong: bool = False
     boxed: bool = False
     except_where: tuple = ()
+    #: The verifier's entries over every instance checked (a refuted step's end at the failure).
+    verdict: Verdict | None = None
 
 
 @dataclass
@@ -202,6 +204,9 @@ def _pair(left, right):
     left_matrix, right_matrix = isinstance(left, sympy.MatrixBase), isinstance(right, sympy.MatrixBase)
     if not left_matrix and not right_matrix:
         return [left], [right], None
+    if left_matrix != right_matrix and (right if left_matrix else left) == 0:
+        zeros = [sympy.Integer(0)] * len(left if left_matrix else right)
+        return (list(left), zeros, None) if left_matrix else (zeros, list(right), None)
     if left_matrix and right_matrix:
         if left.shape == right.shape:
             return list(left), list(right), None
@@ -269,10 +274,11 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
                       step.prose, "proven", boxed=equation.boxed)
     if equation.op != "=":
         check.status, check.reason = "unproven", "only equalities are checked"
+        check.verdict = Verdict((EntryVerdict(0, "unproven", reason=check.reason),))
         return check
     indices = free_indices(document, AddNode((equation.left, equation.right)), set())
     check.scope = _scope(document, indices, sizes)
-    statuses, reasons, except_where = [], [], []
+    statuses, reasons, except_where, entries = [], [], [], []
     for number, size in enumerate(sizes):
         try:
             for labels in labelings(document, Instance(document, size, {})):
@@ -283,14 +289,17 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
                     check.status = "refuted"
                     check.failure = Failure({**size, **labels}, None, found.shapes)
                     check.reason = f"the sides have shapes {found.shapes[0]} and {found.shapes[1]}"
+                    check.verdict = Verdict((EntryVerdict(0, "refuted", reason=check.reason),))
                     return check
                 statuses.append(verdict.status)
+                entries.extend(verdict.entries)
                 except_where.extend(e for e in verdict.except_where if e not in except_where)
                 if verdict.status == "refuted":
                     counterexample = verdict.failures[0]
                     env, _ = found.entries[counterexample.index]
                     check.status = "refuted"
                     check.failure = Failure({**size, **labels, **env}, counterexample)
+                    check.verdict = verdict
                     return check
                 if verdict.status == "unproven":
                     reasons.extend(e.reason for e in verdict.entries if e.status == "unproven")
@@ -298,6 +307,7 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
             raise _error_at(document, equation, error) from None
     check.status = worst(statuses) if statuses else "unproven"
     check.except_where = tuple(except_where)
+    check.verdict = Verdict(tuple(entries))
     if check.status == "unproven":
         check.reason = reasons[0] if reasons else "nothing was checked"
     return check

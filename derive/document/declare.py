@@ -27,7 +27,7 @@ from derive.document.source import Source
 class Range:
     """Integers ``lower .. upper`` (inclusive), the bounds expressions in the sizes."""
 
-    lower: Node
+    lower: Node | None  # None: ``upper`` members numbered from where the document numbers (0 or 1)
     upper: Node
 
 
@@ -130,6 +130,9 @@ def _declare(document: Document, text: str, offset: int) -> None:
             _sign(document, right, "positive" if op == "<" else "nonnegative", offset)
         elif op == "=" and _definable(document, left):
             _define(document, equation)
+        elif op == "=" and isinstance(left, Name) and document.definition(left.base) is not None:
+            line = document.definition(left.base).equation.line
+            raise source.error(offset, f"`{left.base}` is already defined (line {line}); choose another name")
         elif op == "=":
             document.constraints.append(equation)
         else:
@@ -198,7 +201,7 @@ def _declare_names(document: Document, names, kind, offset: int) -> None:
             if len(dims) == 2 and not members and base.isalpha() and base.isupper():
                 row = base.lower()
                 if row not in document.variables:
-                    document.variables[row] = Variable(row, (Range(Num(Fraction(1)), dims[0]),),
+                    document.variables[row] = Variable(row, (Range(None, dims[0]),),
                                                        (dims[1],), row_of=base)
         else:
             values = _finite_set(document, kind[1], offset)
@@ -265,7 +268,9 @@ def _display(document: Document, display: Display) -> None:
         else:
             equations = parse_equations(text, source, row.offset)
         for k, equation in enumerate(equations):
-            is_start = k == 0 and not row.continues
+            # A relation starts afresh unless it continues a chain (its left side is the right
+            # side of the relation before it) or the row before: `a = b, c = d` defines `c` too.
+            is_start = (not row.continues) if k == 0 else equation.left is not equations[k - 1].right
             if is_start and equation.op == "=" and _definable(document, equation.left):
                 _define(document, equation)
             else:

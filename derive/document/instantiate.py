@@ -72,8 +72,9 @@ class Instance:
         return int(value)
 
     def bounds(self, r: Range, env) -> tuple[int, int]:
-        lower = self.base if r.lower is None else self.integer(r.lower, env)
-        return lower, self.integer(r.upper, env)
+        if r.lower is None:  # `upper` members, numbered as the document numbers
+            return self.base, self.base + self.integer(r.upper, env) - 1
+        return self.integer(r.lower, env), self.integer(r.upper, env)
 
     def _dims(self, variable: Variable, env) -> list[int]:
         return [self.integer(d, env) for d in variable.dims]
@@ -215,8 +216,6 @@ class Instance:
             variable = document.variables[base]
             if position < len(variable.members):
                 r = variable.members[position]
-                if variable.row_of is not None:
-                    return self.base, self.integer(r.upper, env)
                 return self.bounds(r, env)
             dims = self._dims(variable, env)
             k = position - len(variable.members)

@@ -9,8 +9,7 @@ from sympy import Expr, ImmutableMatrix, MatrixSymbol
 
 from derive.core import DEFAULT_TIME_LIMIT
 from derive.losses.softmax.model import SoftmaxModel
-from derive.losses.softmax.route import FACTS, STEPS
-from derive.proof import AUDIT, LazyValues, ScoreLoss
+from derive.proof import AUDIT, LazyValues, ScoreLoss, Step, StepResult
 
 
 class SoftmaxCrossEntropy(ScoreLoss):
@@ -32,8 +31,8 @@ class SoftmaxCrossEntropy(ScoreLoss):
     """
 
     name = "softmax cross-entropy"
-    STEPS = STEPS
-    FACTS = (AUDIT, *FACTS)
+    #: The route is the catalog's document (:attr:`route`); the audit is checked at this K.
+    FACTS = (AUDIT,)
 
     def __init__(self, model: SoftmaxModel, time_limit: float = DEFAULT_TIME_LIMIT):
         super().__init__(time_limit)
@@ -84,6 +83,25 @@ class SoftmaxCrossEntropy(ScoreLoss):
         return super().direct_derivative(m, k)
 
     @cached_property
+    def route(self):
+        """The seed's route: the catalog document ``softmax-cross-entropy.md``, every step and
+        fact of it checked at the document's own sizes (K = 2..4, D = 1..3, every y, every m),
+        whatever this derivation's K; the rows are proven at this K."""
+        from derive.catalog import SEED, entry
+        from derive.document import check_document
+
+        progress = self.progress and (lambda i, n: self._report(f"route: step {min(i + 1, n)} of {n}"))
+        return check_document(entry(SEED).path, time_limit=self.time_limit, progress=progress)
+
+    @cached_property
+    def steps(self) -> tuple[StepResult, ...]:
+        """The route's steps (:attr:`route`), each with the verifier's verdict."""
+        return tuple(
+            StepResult(Step(_step_name(step), step.latex, step.scope, build=None), step.verdict)
+            for step in self.route.steps
+        )
+
+    @cached_property
     def x_symbol(self) -> MatrixSymbol:
         """``x`` as one D x 1 symbol, for printing."""
         return MatrixSymbol("x", self.features, 1)
@@ -112,6 +130,14 @@ class SoftmaxCrossEntropy(ScoreLoss):
         from derive.report.latex import notebook_latex
 
         return notebook_latex(self)
+
+
+def _step_name(step) -> str:
+    """A step's name: the bold lead of its paragraph (``**Chain rule.**``), with its line."""
+    import re
+
+    lead = re.match(r"\*\*(.+?)\.?\*\*", step.prose or "")
+    return f"{lead.group(1)}, line {step.line}" if lead else f"line {step.line}"
 
 
 def softmax_cross_entropy(classes: int, features: int = 2, label: int = 0) -> SoftmaxCrossEntropy:
