@@ -350,12 +350,14 @@ def _docs(argv: list[str]) -> tuple[str, int]:
     """``derive docs``: write the files; the list of paths, and the exit status."""
     args, derivation = _parse(build_docs_parser(), argv)
     write_docs = _import_write_docs()
+    checked: list = []
     try:
-        paths = write_docs(args.out, derivation)
+        paths = write_docs(args.out, derivation, checked)
     except Exception as error:  # one line, no traceback; nothing was changed on disk
         raise CommandError(f"nothing written to {args.out}: {_reason(error)}", EXIT_NOT_WRITTEN) from None
     text = "".join(f"{path}\n" for path in paths)
-    return text, EXIT_PROVEN if derivation.verify() else EXIT_NOT_PROVEN
+    proven = derivation.verify() and all(check.status == "proven" for _, check in checked)
+    return text, EXIT_PROVEN if proven else EXIT_NOT_PROVEN
 
 
 def _import_write_docs():

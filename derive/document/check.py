@@ -80,6 +80,9 @@ class DocumentCheck:
     definitions: list[str]
     sizes: list[dict[str, int]]
     result: StepCheck | None = None
+    #: The document in order, for pages: ("prose", text) and ("display", [latex | StepCheck]),
+    #: a definition given as its LaTeX.
+    outline: list[tuple[str, object]] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
@@ -350,7 +353,12 @@ def check(document: Document, *, time_limit: float = TIME_LIMIT,
     boxed = [s for s in steps if s.boxed]
     result = boxed[-1] if boxed else (steps[-1] if steps else None)
     definitions = [equation_latex(d.equation) for d in document.definitions]
-    return DocumentCheck(document.source.path, document.title, steps, definitions, sizes, result)
+    checked = {id(step): result for step, result in zip(document.steps, steps)}
+    outline = [(kind, content if kind == "prose" else
+                [checked[id(item)] if id(item) in checked else equation_latex(item.equation)
+                 for item in content])
+               for kind, content in document.outline]
+    return DocumentCheck(document.source.path, document.title, steps, definitions, sizes, result, outline)
 
 
 def _override(document: Document, instances: list[dict[str, int]], fixed: dict[str, int]):

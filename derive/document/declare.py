@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from derive.document.ast import Equation, Name, Node, Num, Rel
-from derive.document.markdown import Declarations, Display, split_document
+from derive.document.markdown import Declarations, Display, Prose, split_document
 from derive.document.parse import parse_declaration, parse_equations
 from derive.document.source import Source
 
@@ -83,6 +83,8 @@ class Document:
     constraints: list[Equation] = field(default_factory=list)
     definitions: list[Definition] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    #: The document in order, for pages: ("prose", text) and ("display", [Definition | Step]).
+    outline: list[tuple[str, object]] = field(default_factory=list)
     zero_based: bool = False
 
     @property
@@ -109,7 +111,10 @@ def read_document(source: Source) -> Document:
             for inline in piece.math:
                 _declare(document, inline.text, inline.offset)
         elif isinstance(piece, Display):
+            document.outline.append(("display", []))
             _display(document, piece)
+        elif isinstance(piece, Prose):
+            document.outline.append(("prose", piece.text))
     _check_sizes(document)
     return document
 
@@ -273,8 +278,10 @@ def _display(document: Document, display: Display) -> None:
             is_start = (not row.continues) if k == 0 else equation.left is not equations[k - 1].right
             if is_start and equation.op == "=" and _definable(document, equation.left):
                 _define(document, equation)
+                document.outline[-1][1].append(document.definitions[-1])
             else:
                 document.steps.append(Step(equation, display.prose))
+                document.outline[-1][1].append(document.steps[-1])
         if equations:
             previous = equations[-1].right
 

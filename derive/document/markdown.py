@@ -37,6 +37,14 @@ class Inline:
 
 
 @dataclass
+class Prose:
+    """A paragraph as written (declaring or not), for pages."""
+
+    text: str
+    offset: int
+
+
+@dataclass
 class Declarations:
     text: str
     offset: int
@@ -91,7 +99,9 @@ def split_document(source: Source) -> Parts:
     """The document's parts in order."""
     text = source.text
     if len(text) > MAX_DOCUMENT_CHARS:
-        raise DocumentError(f"document longer than {MAX_DOCUMENT_CHARS} characters", source.path)
+        # Located on a bounded prefix: a huge text is never scanned for its lines.
+        prefix = Source(text[:MAX_DOCUMENT_CHARS + 1], source.path)
+        raise prefix.error(MAX_DOCUMENT_CHARS, f"document longer than {MAX_DOCUMENT_CHARS} characters")
     front, position = _front_matter(source)
     parts = Parts(front)
     paragraph: list[tuple[str, int]] = []
@@ -109,6 +119,7 @@ def split_document(source: Source) -> Parts:
                 break
         last_prose = body.strip()
         parts.prose.append(last_prose)
+        parts.pieces.append(Prose(last_prose, paragraph[0][1]))
         paragraph.clear()
 
     lines = text[position:].split("\n")
@@ -158,12 +169,23 @@ def split_document(source: Source) -> Parts:
 
 
 def _inline_math(source: Source, body: str, start: int) -> list[Inline]:
-    found = []
+    found, end = [], 0
     for match in re.finditer(r"(?<!\\)\$([^$]+)\$", body):
+        stray = _dollar(body, end, match.start())
+        if stray >= 0:
+            break
         found.append(Inline(match.group(1), start + match.start(1)))
-    if body.count("$") - body.count("\\$") != 2 * len(found):
-        raise source.error(start, "an inline `$` is not closed in this paragraph")
+        end = match.end()
+    stray = _dollar(body, end, len(body))
+    if stray >= 0:
+        raise source.error(start + stray, "this inline `$` is not closed in its paragraph")
     return found
+
+
+def _dollar(text: str, start: int, end: int) -> int:
+    """Where the first ``$`` (not ``\\$``) in ``text[start:end]`` is, or -1."""
+    match = re.compile(r"(?<!\\)\$").search(text, start, end)
+    return match.start() if match else -1
 
 
 def _rows(source: Source, body: str, start: int) -> list[Row]:
@@ -203,9 +225,14 @@ def _rows(source: Source, body: str, start: int) -> list[Row]:
         text = _blank_alignment(inner[first:last])
         if not text.strip():
             continue
-        continues = bool(re.match(r"\s*(=|\\neq|\\ne\b|\\le|\\ge|<|>)", text))
+        continues = bool(_RELATION_FIRST.match(text))
         out.append(Row(text, start + inner_start + first, continues))
     return out
+
+
+# A row that starts with a relation continues the row before (\left is no \le; \ne0 is
+# no relation, as declare.py reads it).
+_RELATION_FIRST = re.compile(r"\s*(=|<|>|\\neq(?![a-zA-Z])|\\ne\b|\\(leq|le|geq|ge)(?![a-zA-Z]))")
 
 
 def _blank_alignment(text: str) -> str:

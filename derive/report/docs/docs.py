@@ -1,4 +1,5 @@
-"""Build the documentation files of a derivation and write them together."""
+"""Build the documentation files and write them together: the seed's page (with plots and the
+numeric cross-check), one page per catalog document, an index page, and the format page."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from derive.report.docs import plots
 from derive.report.docs.atomic import write_files
 from derive.report.docs.html import html_page
 from derive.report.docs.markdown import markdown
-from derive.report.docs.page import Image, page_blocks
+from derive.report.docs.page import Image, catalog_page_blocks, index_blocks, page_blocks
 
 PAGE = "softmax-cross-entropy"
 TITLE = "Softmax cross-entropy: the gradient, verified"
@@ -36,32 +37,55 @@ PLOT_CAPTIONS = {
 }
 
 
-def build_docs(d: SoftmaxCrossEntropy) -> dict[str, bytes]:
+def build_docs(d: SoftmaxCrossEntropy, checked: list | None = None) -> dict[str, bytes]:
     """Every documentation file (name -> bytes), rendered in memory, nothing written.
+
+    ``checked``, when given, receives each catalog document's ``(entry, check)``.
 
     Examples
     --------
     >>> import derive
     >>> files = build_docs(derive.softmax_cross_entropy(classes=2, features=1))
-    >>> sorted(files)  # doctest: +NORMALIZE_WHITESPACE
-    ['finite-difference-error.png', 'gradient-descent.png', 'softmax-and-gradient.png',
-     'softmax-cross-entropy.html', 'softmax-cross-entropy.md']
+    >>> [name for name in sorted(files) if not name.startswith(("index", "format"))][:5]
+    ['finite-difference-error.png', 'focal-loss.html', 'focal-loss.md', 'gradient-descent.png', 'label-smoothing.html']
+    >>> {"index.html", "index.md", "format.md", "softmax-cross-entropy.html"} <= set(files)
+    True
     """
+    from derive.catalog import SEED, entry, names
+    from derive.document import check_document
+
     images: dict[str, bytes] = {}
     plots.write_plots(d, Path(), lambda path, data: images.__setitem__(path.name, data))
     figures = tuple(Image(name, *PLOT_CAPTIONS[name]) for name in images)
     blocks = page_blocks(d, figures)
-    return {
+    files = {
         f"{PAGE}.md": markdown(blocks).encode("utf-8"),
         f"{PAGE}.html": html_page(blocks, TITLE, images).encode("utf-8"),
         **images,
     }
+    checked = [] if checked is None else checked
+    for name in names():
+        found = entry(name)
+        if name == SEED:
+            checked.append((found, d.route))
+            continue
+        progress = d.progress and (lambda i, n, name=name: d.progress(f"docs: {name}, step {min(i + 1, n)} of {n}"))
+        check = check_document(found.path, time_limit=d.time_limit, progress=progress)
+        checked.append((found, check))
+        page = catalog_page_blocks(found, check)
+        files[f"{name}.md"] = markdown(page).encode("utf-8")
+        files[f"{name}.html"] = html_page(page, found.title, {}).encode("utf-8")
+    index = index_blocks(checked)
+    files["index.md"] = markdown(index).encode("utf-8")
+    files["index.html"] = html_page(index, "derive: the catalog", {}).encode("utf-8")
+    files["format.md"] = (Path(__file__).parents[2] / "document" / "format.md").read_bytes()
+    return files
 
 
-def write_docs(out: Path, d: SoftmaxCrossEntropy) -> list[Path]:
+def write_docs(out: Path, d: SoftmaxCrossEntropy, checked: list | None = None) -> list[Path]:
     """Build the documentation of ``d`` and write it into ``out``, all files or none.
 
     The derivation's verdicts are computed once and kept on ``d``, so a caller
     that asks ``d.verify()`` afterwards does not verify again.
     """
-    return write_files(Path(out), build_docs(d))
+    return write_files(Path(out), build_docs(d, checked))

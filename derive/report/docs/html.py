@@ -218,7 +218,21 @@ def _text(element: Element) -> str:
 
 
 def _inline(text: str) -> str:
-    """Escape text, then turn `code` and **bold** into elements."""
-    escaped = html.escape(text)
-    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+    """Escape text, then turn `code`, **bold**, [links](page.html) and $math$ into elements.
+
+    >>> print(_inline(r"Let $x^2$ be **big**, see [the format](format.md)."))  # doctest: +NORMALIZE_WHITESPACE
+    Let <math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><msup><mi>x</mi><mn>2</mn></msup></mrow></math>
+    be <strong>big</strong>, see <a href="format.md">the format</a>.
+    """
+    pieces = re.split(r"(?<!\\)\$([^$]+)\$", text)
+    out = []
+    for number, piece in enumerate(pieces):
+        if number % 2:
+            math = convert_to_element(_delimiters(piece), display="inline")
+            out.append(unescape(tostring(math, encoding="unicode")))
+            continue
+        escaped = html.escape(piece)
+        escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+        escaped = re.sub(r"\[([^\]]+)\]\(([\w.-]+)\)", r'<a href="\2">\1</a>', escaped)
+        out.append(re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped))
+    return "".join(out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from derive.report.docs.page import Block, Heading, Image, Math, Paragraph, Table
 
 
@@ -25,7 +27,7 @@ def _block(block: Block) -> str:
     if isinstance(block, Heading):
         return f"{'#' * block.level} {block.text}"
     if isinstance(block, Paragraph):
-        return block.text
+        return _local_links(block.text)
     if isinstance(block, Math):
         return f"```math\n{block.latex}\n```"
     if isinstance(block, Table):
@@ -37,4 +39,9 @@ def _block(block: Block) -> str:
 
 
 def _row(cells: tuple[str, ...]) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    return "| " + " | ".join(_local_links(cell).replace("|", "\\|") for cell in cells) + " |"
+
+
+def _local_links(text: str) -> str:
+    """Links between pages point at the Markdown pages here: ``[a](b.html)`` becomes ``[a](b.md)``."""
+    return re.sub(r"\]\(([\w-]+)\.html\)", r"](\1.md)", text)
