@@ -1,8 +1,8 @@
-"""Regenerate (or, with --check, verify) the README's example output.
+"""Regenerate (or, with --check, verify) the README's example outputs.
 
-The block between the ``example`` markers in README.md is the real output of
-``derive --classes 3``; CI runs this script with ``--check`` and fails when
-the README is stale.
+Each block between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in README.md is the
+real output of its command (:data:`EXAMPLES`); CI runs this script with ``--check`` and fails
+when the README is stale.
 """
 
 from __future__ import annotations
@@ -11,28 +11,40 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-COMMAND = ["derive", "--classes", "3"]
-START, END = "<!-- example:start -->", "<!-- example:end -->"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+#: Marker name -> the command whose output the block shows (run from the repository root).
+EXAMPLES = {
+    "example": ["derive", "--classes", "3"],
+    "check-example": ["derive", "check", "examples/softmax-homework.md"],
+}
 
 
-def generated_block() -> str:
+def generated_block(name: str) -> str:
+    command = EXAMPLES[name]
     output = subprocess.run(
-        [sys.executable, "-m", "derive", *COMMAND[1:]], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "derive", *command[1:]], capture_output=True, text=True, cwd=ROOT
     ).stdout
-    return f"{START}\n```console\n$ {' '.join(COMMAND)}\n{output}```\n{END}"
+    return f"<!-- {name}:start -->\n```console\n$ {' '.join(command)}\n{output}```\n<!-- {name}:end -->"
+
+
+def regenerated(text: str) -> str:
+    for name in EXAMPLES:
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = head + generated_block(name) + tail
+    return text
 
 
 def main(argv: list[str]) -> int:
     text = README.read_text()
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    fresh = head + generated_block() + tail
+    fresh = regenerated(text)
     if "--check" in argv:
         if fresh != text:
-            print("README.md example is stale: run python tools/readme_example.py", file=sys.stderr)
+            print("README.md examples are stale: run python tools/readme_example.py", file=sys.stderr)
             return 1
-        print("README.md example is up to date")
+        print("README.md examples are up to date")
         return 0
     README.write_text(fresh)
     return 0

@@ -110,8 +110,9 @@ def document_json(check) -> dict:
 
 
 def _aligned(step) -> str:
-    left, _, right = step.latex.partition(" = ")
-    return f"{left} &= {right}" if right else step.latex
+    from derive.report.latex import _aligned as aligned
+
+    return aligned(step.latex)
 
 
 def _sizes(check) -> str:
@@ -130,7 +131,9 @@ def document_latex(check, name: str, steps: bool = False) -> str:
     lines = [f"% derive: {check.title or name} ({name})",
              f"% verdict: {check.status} ({_counts(check)}{', at ' + at if at else ''})",
              r"\begin{align*}"]
-    body = [f"{d.replace(' = ', ' &= ', 1)}" for d in check.definitions]
+    from derive.report.latex import _aligned as aligned
+
+    body = [aligned(d) for d in check.definitions]
     shown = check.steps if steps else [s for s in check.steps if s.boxed or s is check.result]
     for number, step in enumerate(check.steps, start=1):
         if step not in shown:

@@ -158,8 +158,20 @@ def _result_json(result: "StepResult") -> dict:
 
 
 def _aligned(statement: str) -> str:
-    lhs, rhs = statement.split(" = ", 1)
-    return f"{lhs} &= {rhs}"
+    r"""``a = b`` as ``a &= b``, at the first ``=`` outside brackets (``[m = y]`` is kept).
+
+    >>> print(_aligned(r"\mathbb{1}[m = y] x = 0"))
+    \mathbb{1}[m = y] x &= 0
+    """
+    depth = 0
+    for i, char in enumerate(statement):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif statement.startswith(" = ", i - 1) and char == "=" and depth == 0:
+            return f"{statement[:i]}&{statement[i:]}"
+    return statement
 
 
 def rows_status(rows: tuple[Verdict, ...]) -> str:
