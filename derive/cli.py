@@ -329,7 +329,7 @@ def _check(argv: list[str]) -> tuple[str, int]:
 
 
 def _step_progress(progress, name: str):
-    return lambda i, n: progress(f"{name}: step {min(i + 1, n)} of {n}")
+    return lambda i, n: progress(f"{Path(name).name}: step {min(i + 1, n)} of {n}")
 
 
 def _list(argv: list[str]) -> tuple[str, int]:

@@ -42,7 +42,8 @@ def document_text(check) -> str:
         lines.append(f"first wrong step: {_location(check, wrong)}")
         lines.append(f"  {wrong.latex}")
         failure = wrong.failure
-        lines.append(f"  at {failure.describe_instance()}")
+        if failure.instance:
+            lines.append(f"  at {failure.describe_instance()}")
         if failure.counterexample is not None:
             ce = failure.counterexample
             lines.append(f"  where {_point(ce)}")
