@@ -6,9 +6,13 @@ instance, is named: "this step would hold with `p_{m} - \\mathbb{1}[m = y]` inst
 `p_{m}` (the indicator is missing)".  The catalog, in the order tried:
 
 * the sign of the whole side, or of one term, flipped;
-* an indicator ``1[i = y]`` missing next to a quantity indexed by ``i``, or one too many;
-* a factor of 2 or 1/2; a missing ``1/N`` (or an extra one) for each size ``N``;
-* the whole side transposed, or a transpose too many;
+* an indicator ``1[i = y]`` missing next to a quantity indexed by ``i`` (``1[m = y_i]`` next to
+  ``p_{i,m}`` for a label per sample), or one too many;
+* an indicator of a real condition that the document uses elsewhere (a kink, ``1[a_j > 0]``)
+  missing as a factor of a case or of the whole side, or one too many as a factor;
+* a factor of 2 or 1/2; a missing ``1/N`` (or an extra one) for each size ``N``: of the whole
+  side, then of one of its terms (``\\lambda w`` for ``2 \\lambda w``);
+* a transpose too many, or the whole side transposed;
 * two indices swapped (``m`` and ``y``); the label off by one (``y + 1``, ``y - 1``);
 * the derivative of one term of the differentiated quantity's definition missing (a
   regularisation term, say), or one term too many.
@@ -106,36 +110,111 @@ def candidates(document: Document, equation: Equation) -> Iterator[tuple[Node, N
                     term = next(t for t in add.terms if t is node or (isinstance(t, Neg) and t.operand is node))
                     smaller = _without(add, term)
                     yield _replace(right, add, smaller), add, smaller, "the indicator should not be there"
+    families = [name for name, label in document.labels.items() if len(label.members) == 1]
     for node in _walk(right):
         if isinstance(node, Name) and node.indices and not document.labels.get(node.base):
+            letters = [i.base for i in node.indices if isinstance(i, Name) and not i.indices]
             for letter in indices:
-                if Name(letter) in node.indices:
-                    for label in labels:
-                        indicator = Indicator(Rel("=", Name(letter), Name(label)))
+                if letter in letters:
+                    # The label itself, or a sample's label y_i when the quantity is indexed by i too.
+                    others = [Name(label) for label in labels] + [
+                        Name(label, (Name(other),)) for label in families for other in letters if other != letter]
+                    for other in others:
+                        indicator = Indicator(Rel("=", Name(letter), other))
                         for new_part in (Add((node, Neg(indicator))), Add((node, indicator))):
                             yield _replace(right, node, new_part), node, new_part, "the indicator is missing"
-    yield Mul((Num(Fraction(2)), right)), right, Mul((Num(Fraction(2)), right)), "a factor of 2 is missing"
-    yield Div(right, Num(Fraction(2))), right, Div(right, Num(Fraction(2))), "a factor of 1/2 is missing"
-    for size in document.sizes:
-        shrunk = Mul((Div(Num(Fraction(1)), Name(size)), right))
-        yield shrunk, right, shrunk, f"the factor 1/{size} is missing"
-        grown = Mul((Name(size), right))
-        yield grown, right, grown, f"a factor 1/{size} too many"
-    yield Transpose(right), right, Transpose(right), "it is transposed"
+    yield from _kink_edits(document, right, indices + labels)
+    for scaled, old, new, what in _scalings(document, right):
+        yield scaled, old, new, what
+    if isinstance(right, Add):
+        for term in right.terms:
+            for _, old, new, what in _scalings(document, term):
+                yield _replace(right, term, new), old, new, what + " in one term"
     for node in _walk(right):
         if isinstance(node, Transpose):
             yield _replace(right, node, node.operand), node, node.operand, "a transpose too many"
+    yield Transpose(right), right, Transpose(right), "it is transposed"
     letters = [letter for letter in indices + labels]
     for a, b in itertools.combinations(letters, 2):
         swapped = _swap(right, a, b)
         yield swapped, right, swapped, f"the indices {a} and {b} are swapped"
     for label in labels:
-        for shift, word in ((1, "+ 1"), (-1, "- 1")):
-            moved = Add((Name(label), Num(Fraction(shift)))) if shift > 0 else Add((Name(label), Neg(Num(Fraction(1)))))
-            new = _replace_index(right, label, moved)
+        for shift in (1, -1):
+            new = _replace_index(right, label, shift)
             if new != right:
-                yield new, right, new, f"the label is off by one ({label} {word})"
+                yield new, right, new, "the label is off by one"
     yield from _term_edits(document, equation)
+
+
+def _times(factor: Node, part: Node) -> Node:
+    """``factor part``, a number merged into a leading number or fraction: ``2 \\frac{1}{N}`` is
+    ``\\frac{2}{N}``."""
+    factors = part.factors if isinstance(part, Mul) else (part,)
+    first, rest = factors[0], factors[1:]
+    merged = None
+    if isinstance(factor, Num) and isinstance(first, Num):
+        merged = Num(factor.value * first.value)
+    elif isinstance(factor, Num) and isinstance(first, Div) and isinstance(first.numerator, Num):
+        merged = Div(Num(factor.value * first.numerator.value), first.denominator)
+    elif isinstance(factor, Div) and isinstance(factor.numerator, Num) and isinstance(first, Num):
+        merged = Div(Num(factor.numerator.value * first.value), factor.denominator)
+    if merged is None:
+        return Mul((factor,) + factors)
+    return Mul((merged,) + rest) if rest else merged
+
+
+def _averaging_sizes(document: Document) -> list[str]:
+    """The sizes, those that divide in a definition (``\\frac{1}{N} \\sum_i``) first: the default
+    sizes move together (``D = N``), so a missing ``1/N`` also "holds" as a missing ``1/D``."""
+    dividing = {node.denominator.base for d in document.definitions for node in _walk(d.value)
+                if isinstance(node, Div) and isinstance(node.denominator, Name)}
+    return sorted(document.sizes, key=lambda size: size not in dividing)
+
+
+def _scalings(document: Document, part: Node):
+    """``part`` times 2, 1/2, 1/N and N for each size N."""
+    yield _times(Num(Fraction(2)), part), part, _times(Num(Fraction(2)), part), "a factor of 2 is missing"
+    yield Div(part, Num(Fraction(2))), part, Div(part, Num(Fraction(2))), "a factor of 1/2 is missing"
+    for size in _averaging_sizes(document):
+        shrunk = _times(Div(Num(Fraction(1)), Name(size)), part)
+        yield shrunk, part, shrunk, f"the factor 1/{size} is missing"
+        grown = _times(Name(size), part)
+        yield grown, part, grown, f"a factor 1/{size} too many"
+
+
+def _kinks(document: Document, letters: list[str]) -> list[Indicator]:
+    """Indicators of real conditions (``1[a_j > 0]``) written in the document's definitions and
+    steps whose index letters all stand free in the step being edited."""
+    found = []
+    nodes = [d.value for d in document.definitions] + [
+        part for step in document.steps for part in (step.equation.left, step.equation.right)]
+    for node in nodes:
+        for indicator in _walk(node):
+            if (isinstance(indicator, Indicator) and indicator.condition.op in ("<", ">", "<=", ">=")
+                    and indicator not in found
+                    and set(free_indices(document, indicator, set())) <= set(letters)):
+                found.append(indicator)
+    return found
+
+
+def _kink_edits(document: Document, right: Node, letters: list[str]):
+    """A kink's indicator missing as a factor of one case or of the whole side, or one too many."""
+    kinks = _kinks(document, letters)
+    for node in _walk(right):
+        if isinstance(node, Cases):
+            for k, (value, condition) in enumerate(node.rows):
+                for kink in kinks:
+                    rows = node.rows[:k] + ((_times(kink, value), condition),) + node.rows[k + 1:]
+                    yield _replace(right, node, Cases(rows)), value, _times(kink, value), "the indicator is missing"
+    for kink in kinks:
+        yield _times(kink, right), right, _times(kink, right), "the indicator is missing"
+    for node in _walk(right):
+        if isinstance(node, Mul) and any(isinstance(f, Indicator) for f in node.factors):
+            for factor in node.factors:
+                if isinstance(factor, Indicator):
+                    rest = tuple(f for f in node.factors if f is not factor)
+                    smaller = rest[0] if len(rest) == 1 else Mul(rest)
+                    yield _replace(right, node, smaller), node, smaller, "the indicator should not be there"
 
 
 def _swap(node: Node, a: str, b: str) -> Node:
@@ -143,20 +222,48 @@ def _swap(node: Node, a: str, b: str) -> Node:
     return _replace(_replace(_replace(node, Name(a), marker), Name(b), Name(a)), marker, Name(b))
 
 
-def _replace_index(node: Node, letter: str, new: Node) -> Node:
-    """``letter`` replaced by ``new`` inside subscripts only."""
+def _offset(index: Node, label: str) -> int | None:
+    """``c`` when ``index`` is ``label + c`` (``y``, ``y + 1``, ``y - 1``), else None."""
+    if index == Name(label):
+        return 0
+    if isinstance(index, Add) and len(index.terms) == 2 and index.terms[0] == Name(label):
+        last = index.terms[1]
+        negative = isinstance(last, Neg)
+        number = last.operand if negative else last
+        if isinstance(number, Num) and number.value.denominator == 1:
+            return -int(number.value) if negative else int(number.value)
+    return None
+
+
+def _moved(label: str, offset: int) -> Node:
+    if offset == 0:
+        return Name(label)
+    number = Num(Fraction(abs(offset)))
+    return Add((Name(label), number if offset > 0 else Neg(number)))
+
+
+def _replace_index(node: Node, label: str, shift: int) -> Node:
+    """Every subscript ``label + c`` (``p_y``, ``p_{y+1}``) moved to ``label + c + shift``."""
     if isinstance(node, Name):
-        return Name(node.base, tuple(new if i == Name(letter) else _replace_index(i, letter, new)
-                                     for i in node.indices))
+        indices = []
+        for index in node.indices:
+            offset = _offset(index, label)
+            indices.append(_moved(label, offset + shift) if offset is not None
+                           else _replace_index(index, label, shift))
+        return Name(node.base, tuple(indices))
     if not dataclasses.is_dataclass(node):
         return node
     changes = {}
     for field in dataclasses.fields(node):
         child = getattr(node, field.name)
         if isinstance(child, Node):
-            changes[field.name] = _replace_index(child, letter, new)
+            changes[field.name] = _replace_index(child, label, shift)
         elif isinstance(child, tuple):
-            changes[field.name] = tuple(_replace_index(c, letter, new) if isinstance(c, Node) else c for c in child)
+            changes[field.name] = tuple(
+                _replace_index(c, label, shift) if isinstance(c, Node)
+                else tuple(_replace_index(p, label, shift) if isinstance(p, Node) else p for p in c)
+                if isinstance(c, tuple) else c
+                for c in child)
     return dataclasses.replace(node, **changes)
 
 
