@@ -270,6 +270,19 @@ def _scope(document: Document, indices: list[str], sizes: list[dict[str, int]]) 
     return ", ".join(parts)
 
 
+def _named_kink(at: Instance, kink):
+    """A kink ``expr = 0`` in the document's own symbols when a defined quantity is ``expr`` or
+    ``-expr`` (``s_{2} = 0`` rather than the scores written out entry by entry)."""
+    if not (isinstance(kink, sympy.Eq) and kink.rhs == 0):
+        return kink
+    for symbol in list(at.definitions):
+        value = at.primitive(symbol)
+        if value.free_symbols == kink.lhs.free_symbols and (
+                sympy.expand(value - kink.lhs) == 0 or sympy.expand(value + kink.lhs) == 0):
+            return sympy.Eq(symbol, 0)
+    return kink
+
+
 def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
                time_limit: float = TIME_LIMIT) -> StepCheck:
     equation = step.equation
@@ -296,7 +309,10 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
                     return check
                 statuses.append(verdict.status)
                 entries.extend(verdict.entries)
-                except_where.extend(e for e in verdict.except_where if e not in except_where)
+                for kink in verdict.except_where:
+                    kink = _named_kink(at, kink)
+                    if kink not in except_where:
+                        except_where.append(kink)
                 if verdict.status == "refuted":
                     counterexample = verdict.failures[0]
                     env, _ = found.entries[counterexample.index]
