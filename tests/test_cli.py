@@ -217,7 +217,8 @@ def test_unencodable_stdout_is_one_line_and_exit_3(tmp_path):
     )
     assert process.stderr.count("\n") == 1 and "Traceback" not in process.stderr
     assert process.stdout == ""
-    assert len(list(out.iterdir())) == 5  # the files are written; only their list could not be
+    written = {path.name for path in out.iterdir()}  # the files are written; only their list could not be
+    assert {"index.html", "format.md", "softmax-cross-entropy.html"} <= written and len(written) > 5
 
 
 def test_closed_pipe_ends_quietly_with_141():

@@ -122,9 +122,9 @@ def test_verifies_above_the_size_where_steps_sample_rows():
     verdict = d.verify()
     assert verdict.status == "proven", str(verdict)
     assert len(verdict.rows) == 40
-    (chain,) = [r for r in verdict.steps if r.step.name == "chain rule"]
-    assert chain.step.scope == "rows 0, 5, 6, 39 of 40; features 0, 1 of 2"
-    assert len(chain.verdict.entries) == 8
+    (audit,) = verdict.facts
+    assert audit.step.scope == "rows 0, 5, 6, 39 of 40; features 0, 1 of 2"
+    assert len(audit.verdict.entries) == 8
 
 
 def test_unevaluated_constructions_are_what_sympy_evaluates_them_to():
@@ -200,20 +200,23 @@ def test_a_closed_form_not_from_the_claim_is_printed_as_verified(monkeypatch):
 def test_str_of_the_verdict_is_a_readable_summary():
     verdict = derive.softmax_cross_entropy(2, features=1, label=0).verify()
     assert str(verdict) == "\n".join([
-        "proven (2 of 2 rows, 8 of 8 steps, 4 of 4 facts proven)",
-        "  rows 0-1: proven (identical)",
-        "  step 1, log-sum-exp form: proven (log-expand)",
-        "  step 2, chain rule (every m): proven (identical)",
-        "  step 3, log derivative: proven (identical)",
-        "  step 4, score derivative (every m): proven (identical)",
-        "  step 5, quotient rule (every m): proven (identical)",
-        "  step 6, case m != y (every m != y): proven (identical)",
-        "  step 7, case m = y (m = y): proven (identical)",
-        "  step 8, combine (every m): proven (identical)",
-        "  fact 1, chain rule through the scores (audit) (every m): proven (identical)",
-        "  fact 2, rows sum to zero (every m, through the scores): proven (rational)",
-        "  fact 3, descent moves scores (every m): proven (identical)",
-        "  fact 4, descent lowers loss (every m, every direction): proven (identical)",
+        'proven (2 of 2 rows, 14 of 14 steps, 1 of 1 facts proven)',
+        '  rows 0-1: proven (identical)',
+        '  step 1, line 18 (D = 1..3, K = 2..4, every y): proven (identical)',
+        '  step 2, line 18 (D = 1..3, K = 2..4, every y): proven (log-expand)',
+        '  step 3, Chain rule, line 22 (D = 1..3, K = 2..4, every y, every m): proven (identical, rational)',
+        '  step 4, line 26 (D = 1..3, K = 2..4, every y): proven (identical)',
+        '  step 5, line 28 (D = 1..3, K = 2..4, every y, every m): proven (identical)',
+        '  step 6, Quotient rule, line 33 (D = 1..3, K = 2..4, every y, every m): proven (identical, rational)',
+        '  step 7, line 38 (D = 1..3, K = 2..4, every y, every m): proven (identical, rational)',
+        '  step 8, Combine, line 49 (D = 1..3, K = 2..4, every y, every m): proven (identical, rational)',
+        '  step 9, Combine, line 50 (D = 1..3, K = 2..4, every y, every m): proven (identical, rational)',
+        '  step 10, line 56 (D = 1..3, K = 2..4, every y, every m): proven (identical, rational)',
+        '  step 11, Rows sum to zero, line 62 (D = 1..3, K = 2..4, every y): proven (rational)',
+        '  step 12, line 69 (D = 1..3, K = 2..4, every y, every j): proven (rational)',
+        '  step 13, line 73 (D = 1..3, K = 2..4, every y): proven (rational)',
+        '  step 14, The loss falls, line 78 (D = 1..3, K = 2..4, every y): proven (rational)',
+        '  fact 1, chain rule through the scores (audit) (every m): proven (identical)',
     ])
 
 
@@ -222,10 +225,10 @@ def test_str_of_a_refuted_verdict_names_the_failing_row(monkeypatch):
     right = d.closed_form
     monkeypatch.setattr(d, "closed_form", lambda m: 2 * right(m) if m == 1 else right(m))
     lines = str(d.verify()).splitlines()
-    assert lines[0] == "refuted (1 of 2 rows, 8 of 8 steps, 4 of 4 facts proven)"
+    assert lines[0] == "refuted (1 of 2 rows, 14 of 14 steps, 1 of 1 facts proven)"
     assert lines[1] == "  row 0: proven (identical)"
     assert lines[2].startswith("  row 1: refuted: dL/dw_{1,0}: at ")
-    assert len(lines) == 15
+    assert len(lines) == 18  # summary, 2 rows, 14 steps, 1 fact
 
 
 def test_notebook_shows_the_derivation_and_verdicts_as_math():
@@ -233,6 +236,6 @@ def test_notebook_shows_the_derivation_and_verdicts_as_math():
     latex = d._repr_latex_()
     assert latex.startswith("$$\\begin{aligned}") and latex.endswith("\\end{aligned}$$")
     assert r"&& \text{row 0: proven (identical)}" in latex
-    assert d.verify()._repr_latex_() == r"$\text{proven (2 of 2 rows, 8 of 8 steps, 4 of 4 facts proven)}$"
+    assert d.verify()._repr_latex_() == r"$\text{proven (2 of 2 rows, 14 of 14 steps, 1 of 1 facts proven)}$"
     refuted = derive.verify(d.loss, d.weights, 2 * d.closed_form_matrix())
     assert refuted._repr_latex_().startswith(r"$\text{refuted: dL/dw\_\{0,0\}: at w\_\{0,0\} = ")

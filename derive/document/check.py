@@ -30,7 +30,7 @@ from derive.document.source import DocumentError, Source
 
 #: Default values of the sizes: sizes that bound a label's classes, and all others.
 CLASS_SIZES, OTHER_SIZES = (2, 3, 4), (1, 2, 3)
-#: Most label assignments and most free-index values checked per instance.
+#: Most label assignments and most free-index values per instance (beyond: an error, never a sample).
 MAX_LABELINGS, MAX_INDEX_VALUES = 64, 256
 #: Seconds the verifier may spend on one entry of one instance.
 TIME_LIMIT = 10.0
@@ -174,7 +174,10 @@ def labelings(document: Document, at: Instance) -> list[dict[str, object]]:
             assignments = [tuple(values[(i + s) % len(values)] for i in range(count)) for s in range(len(values))]
         per_label.append([(name, a) for a in assignments])
     combos = [dict(c) for c in itertools.product(*per_label)]
-    return combos[:MAX_LABELINGS]
+    if len(combos) > MAX_LABELINGS:
+        raise InstanceError(f"{len(combos)} label assignments at {at.sizes}, more than {MAX_LABELINGS}: "
+                            "make the sizes smaller with the front matter's `check:` line")
+    return combos
 
 
 def _inclusive(bounds: tuple[int, int]) -> tuple[int, int]:
@@ -222,7 +225,13 @@ def sides(document: Document, at: Instance, equation: Equation, indices: list[st
     both = AddNode((equation.left, equation.right))
     ranges = [at.index_range(letter, both, {}) for letter in indices]
     truths, claims, entries = [], [], []
-    combos = list(itertools.islice(itertools.product(*[range(a, b + 1) for a, b in ranges]), MAX_INDEX_VALUES))
+    count = 1
+    for a, b in ranges:
+        count *= max(0, b - a + 1)
+    if count > MAX_INDEX_VALUES:
+        raise InstanceError(f"the free indices {', '.join(indices)} take {count} values together, more than "
+                            f"{MAX_INDEX_VALUES}: make the sizes smaller with the front matter's `check:` line")
+    combos = list(itertools.product(*[range(a, b + 1) for a, b in ranges]))
     for combo in combos:
         env = dict(zip(indices, combo))
         left, right = at.value(equation.left, env), at.value(equation.right, env)

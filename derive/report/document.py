@@ -30,7 +30,8 @@ def _point(counterexample) -> str:
 def document_text(check) -> str:
     """The verdict as a person reads it."""
     title = f" ({check.title})" if check.title else ""
-    lines = [f"{check.path}{title}: {check.status}, {len(check.steps)} steps: {_counts(check)}"]
+    at = f" at {_sizes(check)}" if _sizes(check) and check.status != "refuted" else ""
+    lines = [f"{check.path}{title}: {check.status}{at}, {len(check.steps)} steps: {_counts(check)}"]
     for step in check.steps:
         scope = f"  [{step.scope}]" if step.scope and step.status == "proven" else ""
         if step.status == "unproven":
