@@ -10,7 +10,7 @@ rows are split at ``\\\\``; a row starting with ``&=`` continues the row before.
 
 >>> parts = split_document(Source("Let $x \\\\in \\\\mathbb{R}$.\\n\\n$$ y = 2 x $$\\n"))
 >>> [(type(p).__name__, p.text.strip()) for p in parts.pieces]
-[('Declarations', 'Let $x \\\\in \\\\mathbb{R}$.'), ('Display', 'y = 2 x')]
+[('Declarations', 'Let $x \\\\in \\\\mathbb{R}$.'), ('Prose', 'Let $x \\\\in \\\\mathbb{R}$.'), ('Display', 'y = 2 x')]
 """
 
 from __future__ import annotations
