@@ -37,6 +37,7 @@ from pathlib import Path
 import pytest
 
 import derive
+from derive import catalog
 import derive.report.docs as publish
 
 PAGE = "softmax-cross-entropy.html"
@@ -359,6 +360,32 @@ def test_evaluation_bars_span_their_expression(measurements):
         # Lowered: the subscript's middle in the bar's lowest quarter or below, right of the bar.
         assert middle(script) >= bar["top"] + 0.75 * height(bar), evaluation
         assert script["left"] >= bar["right"] - 0.5, evaluation
+
+
+def _measure(browser, docs: Path, name: str, workdir: Path) -> tuple[str, dict]:
+    page = (docs / name).read_text(encoding="utf-8")
+    measured = docs / f"measured-{name}"
+    measured.write_text(page.replace("</body>", MEASURE_SCRIPT + "</body>"), encoding="utf-8")
+    result = run_chromium(browser, workdir, "--window-size=1200,2000", "--dump-dom", measured.as_uri())
+    found = re.search(r'<pre id="measurements">(.*?)</pre>', result.stdout, re.DOTALL)
+    assert found, f"no measurements in the dumped DOM of {name}"
+    return page, json.loads(html.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("name", ["index.html", *(f"{n}.html" for n in catalog.names() if n != "softmax-cross-entropy")])
+def test_every_catalog_page_lays_out_its_math(browser, docs, tmp_path_factory, name):
+    """The pages made from the catalog's documents: every formula laid out, fractions stacked,
+    inline math in the prose too, and no LaTeX command left unconverted as text."""
+    page, found = _measure(browser, docs, name, tmp_path_factory.mktemp("measure"))
+    assert not re.findall(r"<m[a-z]+[^>]*>\\[A-Za-z]+", page)  # e.g. <mi>\mathbb</mi>
+    maths = found["math"]
+    assert len(maths) == math_tags(page)
+    assert [m for m in maths if m["width"] <= 0 or m["height"] <= 0] == []
+    for fraction in found["mfrac"]:
+        numerator, denominator = fraction["first"], fraction["second"]
+        assert numerator["bottom"] <= denominator["top"] + 0.5, (name, fraction)
+    if name != "index.html":
+        assert any(m["display"] == "block" for m in maths) and any(m["display"] == "inline" for m in maths)
 
 
 def test_images_load_from_the_page_itself(measurements):
