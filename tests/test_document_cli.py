@@ -196,3 +196,25 @@ def test_every_catalog_entry_has_a_title_and_summary():
     for name in names():
         found = entry(name)
         assert found.title != name and found.summary, name
+
+
+def test_a_member_that_does_not_exist_refutes_the_step(tmp_path):
+    text = r"""Let $x \in \mathbb{R}^D$, $y \in \{1, \dots, K\}$, $W \in \mathbb{R}^{K \times D}$.
+
+$$ f_j = w_j^T x $$
+
+$$ \frac{\partial f_y}{\partial w_y} = x + 0 f_{y-1} $$
+"""
+    result = derive.check_document(text)
+    wrong = result.first_wrong
+    assert result.status == "refuted" and wrong.line == 5
+    assert wrong.failure.instance["y"] == 1 and "f has no member 0" in wrong.failure.missing
+    assert "off by one" in wrong.mistake
+    (tmp_path / "oob.md").write_text(text)
+    status, out, _ = call(["check", str(tmp_path / "oob.md"), "--format", "json"])
+    assert status == 1 and "missing" in json.loads(out)["steps"][0]["failure"]
+
+
+def test_kinks_are_reported_in_the_documents_symbols():
+    status, out, _ = call(["check", str(entry("multiclass-svm").path)])
+    assert status == 0 and "except where s_{" in out

@@ -25,7 +25,7 @@ from derive.core import Counterexample, Verdict, verify_identity
 from derive.core.verdict import EntryVerdict, Status, worst
 from derive.document.ast import Add as AddNode, Equation, equation_latex
 from derive.document.declare import Document, Range, Step, read_document
-from derive.document.instantiate import Instance, InstanceError, free_indices
+from derive.document.instantiate import Instance, InstanceError, OutOfRange, free_indices
 from derive.document.source import DocumentError, Source
 
 #: Default values of the sizes: sizes that bound a label's classes, and all others.
@@ -43,6 +43,8 @@ class Failure:
     instance: dict[str, int | tuple]
     counterexample: Counterexample | None
     shapes: tuple[str, str] | None = None
+    #: Why there is no counterexample: a member that does not exist at this instance.
+    missing: str = ""
 
     def describe_instance(self) -> str:
         return ", ".join(f"{k} = {_shown(v)}" for k, v in self.instance.items())
@@ -192,6 +194,7 @@ class _Sides:
     claims: list
     entries: list  # (index values, entry position) per pair
     shapes: tuple[str, str] | None = None
+    missing: str = ""  # a member that does not exist at these index values
 
 
 def _flat(value) -> list:
@@ -234,7 +237,10 @@ def sides(document: Document, at: Instance, equation: Equation, indices: list[st
     combos = list(itertools.product(*[range(a, b + 1) for a, b in ranges]))
     for combo in combos:
         env = dict(zip(indices, combo))
-        left, right = at.value(equation.left, env), at.value(equation.right, env)
+        try:
+            left, right = at.value(equation.left, env), at.value(equation.right, env)
+        except OutOfRange as error:
+            return _Sides([], [], [(env, 0)], missing=str(error))
         lefts, rights, shapes = _pair(left, right)
         if shapes is not None:
             return _Sides([], [], [(env, 0)], shapes)
@@ -257,7 +263,7 @@ def decide(document: Document, at: Instance, equation: Equation, indices: list[s
            seed: int = 0, time_limit: float = TIME_LIMIT) -> tuple[Verdict | None, _Sides]:
     """The verifier's verdict on one step at one instance (None when the shapes differ)."""
     found = sides(document, at, equation, indices)
-    if found.shapes is not None:
+    if found.shapes is not None or found.missing:
         return None, found
     truths = [at.primitive(t) for t in found.truths]
     claims = [at.primitive(c) for c in found.claims]
@@ -312,8 +318,10 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
                 check.instances += max(1, len(found.entries))
                 if verdict is None:
                     check.status = "refuted"
-                    check.failure = Failure({**size, **labels}, None, found.shapes)
-                    check.reason = f"the sides have shapes {found.shapes[0]} and {found.shapes[1]}"
+                    env, _ = found.entries[0]
+                    check.failure = Failure({**size, **labels, **env}, None, found.shapes, found.missing)
+                    check.reason = (f"the sides have shapes {found.shapes[0]} and {found.shapes[1]}"
+                                    if found.shapes else f"undefined here: {found.missing}")
                     check.verdict = Verdict((EntryVerdict(0, "refuted", reason=check.reason),))
                     return check
                 statuses.append(verdict.status)

@@ -43,6 +43,10 @@ class InstanceError(ValueError):
     """The math cannot be evaluated at this instance (shape, range, undeclared name)."""
 
 
+class OutOfRange(InstanceError):
+    """A member or entry that does not exist at this instance (``p_{y-1}`` at the first label)."""
+
+
 Value = Expr | Matrix
 
 
@@ -109,7 +113,7 @@ class Instance:
         for index, r in zip(member, members):
             lower, upper = self.bounds(r, env)
             if not lower <= index <= upper:
-                raise InstanceError(f"{base} has no member {index} here (it runs {lower}..{upper})")
+                raise OutOfRange(f"{base} has no member {index} here (it runs {lower}..{upper})")
 
     def name(self, node: Name, env: dict[str, int]) -> Value:
         base = node.base
@@ -155,7 +159,7 @@ class Instance:
         if value.shape[1] == 1 and len(position) == 1:
             position.append(0)
         if len(position) != 2 or not (0 <= position[0] < value.shape[0] and 0 <= position[1] < value.shape[1]):
-            raise InstanceError(f"{base} has no entry {entry} (its shape is {value.shape[0]}x{value.shape[1]})")
+            raise OutOfRange(f"{base} has no entry {entry} (its shape is {value.shape[0]}x{value.shape[1]})")
         return value[position[0], position[1]]
 
     def _defined(self, definition: Definition, member: tuple[int, ...]) -> Value:
@@ -169,7 +173,7 @@ class Instance:
             for index, letter in zip(member, definition.indices):
                 lower, upper = self.index_range(letter, definition.value, {}, definition.base)
                 if not lower <= index <= upper:
-                    raise InstanceError(f"{definition.base} has no member {index} here (it runs {lower}..{upper})")
+                    raise OutOfRange(f"{definition.base} has no member {index} here (it runs {lower}..{upper})")
             value = self.value(definition.value, dict(zip(definition.indices, member)))
         finally:
             self._defining.discard(key)

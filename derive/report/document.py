@@ -18,6 +18,11 @@ def _counts(check) -> str:
     return ", ".join(parts) or "no steps"
 
 
+def _relation(relation) -> str:
+    """``Eq(s_{2}, 0)`` as ``s_{2} = 0``."""
+    return f"{relation.lhs} = {relation.rhs}" if hasattr(relation, "lhs") else str(relation)
+
+
 def _location(check, step) -> str:
     return f"{check.path}:{step.line}:{step.column}"
 
@@ -36,6 +41,8 @@ def document_text(check) -> str:
         scope = f"  [{step.scope}]" if step.scope and step.status == "proven" else ""
         if step.status == "unproven":
             scope = f"  ({step.reason})"
+        elif step.status == "proven" and step.except_where:
+            scope = "  except where " + " or ".join(_relation(e) for e in step.except_where) + scope
         lines.append(f"  {step.line:>4}:{step.column:<3} {step.status:<8}  {step.latex}{scope}")
     wrong = check.first_wrong
     if wrong is not None:
@@ -78,7 +85,7 @@ def document_json(check) -> dict:
             "checked": step.instances,
             "scope": step.scope,
             "reason": step.reason,
-            "except_where": [str(e) for e in step.except_where],
+            "except_where": [_relation(e) for e in step.except_where],
             "after_first_wrong": step.after_first_wrong,
             "mistake": step.mistake,
             "failure": None,
@@ -91,8 +98,10 @@ def document_json(check) -> dict:
                 failure["point"] = {str(s): str(v) for s, v in {**ce.point, **ce.opaque}.items()}
                 failure["true_value"] = _number(ce.expected, ce.shown_digits)
                 failure["claimed_value"] = _number(ce.claimed, ce.shown_digits)
-            else:
+            elif step.failure.shapes is not None:
                 failure["shapes"] = list(step.failure.shapes)
+            else:
+                failure["missing"] = step.failure.missing
             out["failure"] = failure
         return out
 
