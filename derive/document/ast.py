@@ -181,7 +181,7 @@ def _strength(node: Node) -> int:
     if isinstance(node, Neg):
         return _UNARY
     if isinstance(node, Num):
-        return _ATOM if node.value >= 0 and node.value.denominator == 1 else _PRODUCT
+        return _ATOM if node.value >= 0 else _PRODUCT  # 1/2 prints as \frac{1}{2}, an atom
     if isinstance(node, (Pow, Transpose)):
         return _POWER
     return _ATOM

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from derive.document.source import DocumentError, Source
+from derive.document.source import Source
 
 #: Largest document accepted, in characters.
 MAX_DOCUMENT_CHARS = 200_000

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import lark
-from lark import Token, Transformer
+from lark import Token
 
 from derive.document.ast import (
     Abs, Add, BigOp, Boxed, Call, Cases, Const, Derivative, Div, Equation, Indicator, Mul, Name,
@@ -40,9 +40,11 @@ _RELATIONS = {"=": "=", "<": "<", ">": ">", r"\neq": "!=", r"\ne": "!=", r"\le":
 
 
 @lru_cache(maxsize=None)
-def _parser(start: str) -> lark.Lark:
+def _parser(start: str, positions: bool = False) -> lark.Lark:
+    """The parser; with ``positions``, every tree knows where it starts (its dropped ``-`` or ``(``
+    too), which doubles the time of a read: :func:`_parse` reads again so only for an error."""
     return lark.Lark(_GRAMMAR, parser="lalr", lexer="contextual", start=start,
-                     propagate_positions=False, maybe_placeholders=False)
+                     propagate_positions=positions, maybe_placeholders=False)
 
 
 # --- decoration, blanked without moving any character -----------------------------------
@@ -55,35 +57,53 @@ _SPACING = {",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle
 _TEXT = {"text", "textrm", "textit", "textbf", "mbox", "label", "tag", "mathrm" + "text"}
 _FONTS = {"mathbf", "boldsymbol", "bm", "mathit", "vec", "mathrm", "mathsf", "mathnormal"}
 _KEEP_FONT = re.compile(r"\s*\{\s*[1I]\s*\}")
+_DOT, _BRACE = re.compile(r"\s*\."), re.compile(r"\s*\{")
 _OPENERS, _CLOSERS = "([{", ")]}"
 
 
 def _matching_brace(text: str, start: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``start`` (or -1)."""
-    depth = 0
-    for i in range(start, len(text)):
+    """Index of the ``}`` closing the ``{`` at ``start`` (or -1); ``\\{`` and ``\\}`` do not count."""
+    depth, i = 0, start
+    while i < len(text):
         if text[i] == "\\":
+            i += 2
             continue
-        if text[i] == "{" and (i == 0 or text[i - 1] != "\\"):
+        if text[i] == "{":
             depth += 1
-        elif text[i] == "}" and (i == 0 or text[i - 1] != "\\"):
+        elif text[i] == "}":
             depth -= 1
             if depth == 0:
                 return i
+        i += 1
     return -1
+
+
+def _is_control(char: str) -> bool:
+    return (char < " " and char not in "\t\n\r") or "\x7f" <= char < "\xa0"
+
+
+def _shown(char: str) -> str:
+    """A character as an error message quotes it: control and invisible ones as ``U+XXXX``."""
+    return char if char.isprintable() and not char.isspace() else f"U+{ord(char):04X}"
+
+
+_PAIRS = {")": "(", "]": "[", "}": "{", "\\}": "\\{"}
 
 
 def clean(text: str, where=lambda offset, message: DocumentError(message)) -> str:
     """``text`` with decoration blanked and bars paired, every character where it was.
 
-    ``where(offset, message)`` makes the error for a problem at ``offset``.
+    ``where(offset, message)`` makes the error for a problem at ``offset``: an unbalanced or
+    mismatched bracket, an unpaired bar, nesting deeper than :data:`MAX_DEPTH`, a control
+    character.
 
     >>> clean(r"\\left( a \\right)^{2} \\quad \\text{if } |x|")
-    '     ( a       )^{2}            \\x01x\\x02'
+    '     ( a       )^{2}                  \\x01x\\x02'
     """
     out = list(text)
-    depth: list[str] = []
-    bars: list[tuple[str, int]] = []  # open bars: kind and bracket depth
+    opened: list[tuple[str, int]] = []  # open brackets, innermost last: "(", "[", "{", "\\{" or
+    # "font" (the brace of \mathbf{...}, blanked with its closing brace), and where each is
+    bars: list[tuple[str, int, int]] = []  # open bars: kind, bracket depth, where
     i = 0
 
     def blank(start: int, end: int) -> None:
@@ -91,20 +111,36 @@ def clean(text: str, where=lambda offset, message: DocumentError(message)) -> st
             if out[k] != "\n":
                 out[k] = " "
 
+    def unpaired(kind: str, at: int) -> DocumentError:
+        return where(at, f"unpaired {'|' if kind == 'abs' else '||'} (an evaluation bar like "
+                     "\\Big|_{\\eta=0} is not supported)")
+
     def bar(kind: str, at: int, width: int) -> None:
-        if bars and bars[-1] == (kind, len(depth)):
+        if bars and bars[-1][:2] == (kind, len(opened)):
             bars.pop()
             mark = "\x02" if kind == "abs" else "\x04"
         else:
-            bars.append((kind, len(depth)))
+            bars.append((kind, len(opened), at))
             mark = "\x01" if kind == "abs" else "\x03"
         out[at] = mark
         blank(at + 1, at + width)
 
-    def push(char: str, at: int) -> None:
-        depth.append(char)
-        if len(depth) > MAX_DEPTH:
+    def push(kind: str, at: int) -> None:
+        opened.append((kind, at))
+        if len(opened) > MAX_DEPTH:
             raise where(at, f"brackets nested more than {MAX_DEPTH} deep")
+
+    def pop(closer: str, at: int) -> None:
+        if bars and bars[-1][1] == len(opened):
+            raise unpaired(bars[-1][0], bars[-1][2])
+        if not opened:
+            raise where(at, f"`{closer}` closes nothing (no `{_PAIRS[closer]}` before it)")
+        kind, _ = opened.pop()
+        if kind == "font":
+            kind = "{"
+            out[at] = " "
+        if kind != _PAIRS[closer]:
+            raise where(at, f"`{closer}` does not match the open `{kind}`")
 
     while i < len(text):
         char = text[i]
@@ -117,30 +153,31 @@ def clean(text: str, where=lambda offset, message: DocumentError(message)) -> st
             i = end
         elif char == "\\":
             match = _COMMAND.match(text, i)
+            if match is None:
+                raise where(i, "a lone `\\` at the end of the math")
             name, end = match.group(1), match.end()
             if name in _SIZERS:
                 blank(i, end)
-                rest = re.match(r"\s*\.", text[end:])
+                rest = _DOT.match(text, end)
                 if rest:
-                    blank(end, end + rest.end())
-                    end += rest.end()
+                    blank(end, rest.end())
+                    end = rest.end()
             elif name in _SPACING:
                 blank(i, end)
             elif name in _TEXT:
-                opening = re.match(r"\s*\{", text[end:])
-                close = _matching_brace(text, end + opening.end() - 1) if opening else -1
-                if close < 0:
+                opening = _BRACE.match(text, end)
+                if not opening:
                     raise where(i, f"`\\{name}` needs a braced argument")
+                close = _matching_brace(text, opening.end() - 1)
+                if close < 0:
+                    raise where(opening.end() - 1, f"`\\{name}{{` is never closed")
                 blank(i, close + 1)
                 end = close + 1
             elif name in _FONTS and not _KEEP_FONT.match(text, end):
-                opening = re.match(r"\s*\{", text[end:])
+                opening = _BRACE.match(text, end)
                 if opening:
-                    close = _matching_brace(text, end + opening.end() - 1)
-                    if close < 0:
-                        raise where(i, f"`\\{name}{{` is never closed")
-                    out[close] = " "
-                    end += opening.end()
+                    end = opening.end()
+                    push("font", end - 1)
                 blank(i, end)
             elif name in ("lVert", "rVert"):
                 out[i] = "\x03" if name == "lVert" else "\x04"
@@ -153,15 +190,15 @@ def clean(text: str, where=lambda offset, message: DocumentError(message)) -> st
             elif name == "{":
                 push("\\{", i)
             elif name == "}":
-                if depth:
-                    depth.pop()
+                pop("\\}", i)
+            elif _is_control(name):
+                raise where(i + 1, f"control character {_shown(name)} in the math")
             i = end
         elif char in _OPENERS:
             push(char, i)
             i += 1
         elif char in _CLOSERS:
-            if depth:
-                depth.pop()
+            pop(char, i)
             i += 1
         elif char == "|":
             bar("abs", i, 1)
@@ -172,14 +209,15 @@ def clean(text: str, where=lambda offset, message: DocumentError(message)) -> st
         elif char == "~":
             out[i] = " "
             i += 1
-        elif char in "\x01\x02\x03\x04":
-            raise where(i, "control character in the math")
+        elif _is_control(char):
+            raise where(i, f"control character {_shown(char)} in the math")
         else:
             i += 1
     if bars:
-        kind, _ = bars[-1]
-        raise where(len(text) - 1, f"unpaired {'|' if kind == 'abs' else '||'} (an evaluation bar "
-                    "like \\Big|_{\\eta=0} is not supported)")
+        raise unpaired(bars[-1][0], bars[-1][2])
+    if opened:
+        kind, at = opened[-1]
+        raise where(at, f"`{'{' if kind == 'font' else kind}` is never closed")
     return "".join(out)
 
 
@@ -191,6 +229,21 @@ class _Paren(Node):
 
     def __init__(self, inner):
         self.inner = inner
+
+
+class _Powered(Node):
+    """``(x)^2`` or ``(x)^T`` while building: ``node`` is the power; a function written before it
+    applies to ``inner`` first, so ``\\sigma(z)^2`` is ``(\\sigma(z))^2``."""
+
+    def __init__(self, inner, exponent):
+        self.inner, self.exponent = inner, exponent
+
+    def around(self, base: Node) -> Node:
+        return Transpose(base) if self.exponent is _TOP else Pow(base, self.exponent)
+
+    @property
+    def node(self) -> Node:
+        return self.around(_plain(self.inner))
 
 
 class _Marker(Node):
@@ -206,14 +259,12 @@ class _BoxedEquation(Node):
         self.parts = parts
 
 
-class _Rows(list):
-    """The equations of a block before positions are attached."""
-
-
 def _plain(node):
     """The node without a grouping wrapper; markers are refused here."""
-    if isinstance(node, _Paren):
-        node = node.inner
+    while isinstance(node, (_Paren, _Powered)):
+        node = node.inner if isinstance(node, _Paren) else node.node
+    if isinstance(node, _Chain):
+        return node.kind(tuple(node.items))
     if isinstance(node, _Marker):
         raise _Misplaced("`\\mathbb{1}` needs a condition, as in \\mathbb{1}[m = y]"
                          if node is _ONE else "`^T` stands only as an exponent")
@@ -225,15 +276,48 @@ def _plain(node):
 
 
 class _Misplaced(Exception):
-    pass
+    """A construct the grammar reads but the format refuses; :func:`_transform` places it at the
+    rule being built (or at that rule's child number ``child``)."""
+
+    def __init__(self, message: str, child: int | None = None):
+        super().__init__(message)
+        self.child, self.node = child, None
 
 
-def _flat(kind, items):
-    out = []
-    for item in items:
-        out.extend(item.terms if kind is Add and isinstance(item, Add) else
-                   item.factors if kind is Mul and isinstance(item, Mul) else [item])
-    return kind(tuple(out))
+class _Chain(Node):
+    """A sum or a product while building: ``a + b - c`` and ``a b c`` grow one flat list (in
+    place, so a chain of n terms costs n, not n squared) and become one Add or Mul node."""
+
+    def __init__(self, kind, items: list):
+        self.kind, self.items = kind, items
+
+
+def _chain(kind, left, right) -> _Chain:
+    if isinstance(left, _Chain) and left.kind is kind:
+        chain = left
+    else:
+        chain = _Chain(kind, _flat_items(kind, _plain(left)))
+    chain.items.extend(_flat_items(kind, right))
+    return chain
+
+
+def _flat_items(kind, node) -> list:
+    node = _plain(node)
+    if isinstance(node, kind):
+        return list(node.terms if kind is Add else node.factors)
+    return [node]
+
+
+def _exponent(node):
+    """An exponent as :class:`_Powered` takes it: ``T`` (or ``\\top``) is the transpose."""
+    return _TOP if node is _TOP or node == Name("T") else _plain(node)
+
+
+def _unwrapped(node):
+    """The node inside any grouping brackets (cheap: a chain stays a chain)."""
+    while isinstance(node, _Paren):
+        node = node.inner
+    return node
 
 
 def _index_list(items) -> tuple[Node, ...]:
@@ -248,9 +332,9 @@ def _index_list(items) -> tuple[Node, ...]:
     return tuple(out)
 
 
-class _Build(Transformer):
-    """lark's tree to our nodes (bottom-up; lark's Transformer is recursive, so depth is bounded
-    before this runs)."""
+class _Build:
+    """lark's tree to our nodes: one method per rule, given its children already built
+    (:func:`_transform` calls them bottom-up, without recursion)."""
 
     def letter(self, children):
         (token,) = children
@@ -276,23 +360,37 @@ class _Build(Transformer):
     def one(self, _children):
         return _ONE
 
+    def one_of(self, children):
+        (condition,) = [c for c in children if not isinstance(c, Token)]
+        while isinstance(condition, _Paren):
+            condition = condition.inner
+        if isinstance(condition, Indicator):
+            return condition
+        if not isinstance(condition, Rel):
+            raise _Misplaced("`\\mathbb{1}[...]` needs a condition, as in \\mathbb{1}[m = y]")
+        return Indicator(condition)
+
     def paren(self, children):
-        return _Paren(children[-1]) if not isinstance(children[-1], Token) else _Paren(children[-2])
+        (inner,) = [c for c in children if not isinstance(c, Token)]
+        return inner if isinstance(inner, _Paren) else _Paren(inner)
 
     def bracket(self, children):
         (inner,) = [c for c in children if not isinstance(c, Token)]
-        return Indicator(inner) if isinstance(inner, Rel) else _Paren(inner)
+        if isinstance(inner, Rel):
+            return Indicator(inner)
+        return inner if isinstance(inner, _Paren) else _Paren(inner)
 
     def rel(self, children):
         left, op, right = children
         return Rel(_RELATIONS[str(op)], _plain(left), _plain(right))
 
     def add(self, children):
-        return _flat(Add, [_plain(c) for c in children])
+        left, right = children
+        return _chain(Add, left, right)
 
     def sub(self, children):
         left, right = children
-        return _flat(Add, [_plain(left), Neg(_plain(right))])
+        return _chain(Add, left, Neg(_plain(right)))
 
     def neg(self, children):
         return Neg(_plain(children[-1]))
@@ -302,15 +400,14 @@ class _Build(Transformer):
         return Div(_plain(left), _plain(right))
 
     def mul(self, children):
-        factors = [c for c in children if not isinstance(c, Token)]
-        left, right = factors
-        if left is _ONE or (isinstance(left, Num) and left.value == 1):
-            condition = right.inner if isinstance(right, _Paren) else right
+        left, right = [c for c in children if not isinstance(c, Token)]
+        if left is _ONE or _unwrapped(left) == Num(Fraction(1)):  # 1\{m = y\}
+            condition = _unwrapped(right)
             if isinstance(condition, Indicator):
                 return condition
             if isinstance(condition, Rel):
                 return Indicator(condition)
-        return _flat(Mul, [_plain(left), _plain(right)])
+        return _chain(Mul, left, right)
 
     def braced_arg(self, children):
         return ("braced", tuple(children))
@@ -320,6 +417,9 @@ class _Build(Transformer):
         if token.type == "LETTER":
             return ("single", (self.letter([token]),))
         if token.type == "NUMBER":
+            if len(token) > 1:
+                raise _Misplaced(f"an argument without braces is one character (TeX shows `{token}` "
+                                 f"as `{token[0]}` then `{token[1:]}`): write {{{token}}}")
             return ("single", (self.number([token]),))
         if token.type == "TOP":
             return ("single", (_TOP,))
@@ -358,9 +458,8 @@ class _Build(Transformer):
             (exponent,) = sups[0] if len(sups[0]) == 1 else (None,)
             if exponent is None:
                 raise _Misplaced("an exponent is one expression")
-            if exponent is _TOP or exponent == Name("T"):
-                return Transpose(_plain(node))
-            return Pow(_plain(node), _plain(exponent))
+            powered = _Powered(node, _exponent(exponent))
+            return powered if isinstance(node, _Paren) else powered.node
         return node
 
     def bigop(self, children):
@@ -389,26 +488,30 @@ class _Build(Transformer):
         token, rest = children[0], children[1:]
         name = {r"\ln": "log"}.get(str(token), str(token)[1:])
         script, argument = (rest[0], rest[1]) if len(rest) == 2 else (None, rest[0])
-        if isinstance(argument, _Paren):
-            call = Call(name, (_plain(argument),))
-        elif isinstance(argument, (Pow, Transpose)) and isinstance(getattr(argument, "base", None) or
-                                                                   getattr(argument, "operand", None), _Paren):
-            call = None  # handled below: f(x)^2 is (f(x))^2
-            inner = argument.base if isinstance(argument, Pow) else argument.operand
-            call = Call(name, (_plain(inner),))
-            call = Pow(call, argument.exponent) if isinstance(argument, Pow) else Transpose(call)
+        if isinstance(argument, _Powered):  # f(x)^2 is (f(x))^2
+            call = argument.around(Call(name, (_plain(argument.inner),)))
         else:
             call = Call(name, (_plain(argument),))
         if script is None:
             return call
         kind, items = script
-        if kind == "sub" or len(items) != 1:
+        if kind == "sub":
             raise _Misplaced(f"`{token}` takes no subscript")
-        return Pow(call, _plain(items[0]))
+        if len(items) != 1:
+            raise _Misplaced("an exponent is one expression")
+        return _Powered(call, _exponent(items[0])).node
+
+    def frac_digits(self, children):
+        (token,) = children
+        numerator, denominator = [c for c in str(token) if c.isdigit()]
+        return Div(Num(Fraction(numerator)), Num(Fraction(denominator)))
 
     def frac(self, children):
         _, numerator, denominator = children
-        return Div(_arg(numerator), _arg(denominator))
+        numerator, denominator = _arg(numerator), _arg(denominator)
+        if _starts_with_d(numerator) and _starts_with_d(denominator) and isinstance(denominator, Mul):
+            raise _Misplaced("`\\frac{d}{dx}` is not supported: write \\frac{\\partial f}{\\partial x}")
+        return Div(numerator, denominator)
 
     def derivative(self, children):
         values = [c for c in children if not isinstance(c, Token)]
@@ -453,10 +556,19 @@ class _Build(Transformer):
         return _BoxedEquation(equation)
 
     def equation(self, children):
-        return list(children)
+        """Its parts and relation signs, in order (or one whole boxed equation)."""
+        if len(children) == 1 and isinstance(children[0], _BoxedEquation):
+            return tuple(children)
+        for k, child in enumerate(children):
+            if not isinstance(child, Token):
+                try:
+                    children[k] = _plain(child)
+                except _Misplaced as error:
+                    raise _Misplaced(str(error), child=k) from None
+        return tuple(children)
 
     def equations(self, children):
-        return _Rows(children)
+        return tuple(children)
 
     # declarations: plain tuples for declare.py
     def declaration(self, children):
@@ -493,6 +605,12 @@ class _Build(Transformer):
         return ("set", ("finite", items))
 
 
+def _starts_with_d(node: Node) -> bool:
+    """``d`` or ``d f``: the numerator or denominator of a Leibniz ``\\frac{d f}{d x}``."""
+    first = node.factors[0] if isinstance(node, Mul) else node
+    return first == Name("d")
+
+
 def _arg_items(arg) -> tuple:
     kind, items = arg
     return tuple(_plain(i) for i in items)
@@ -524,83 +642,177 @@ def _depth(node, limit: int) -> int:
 
 
 def _parse(text: str, start: str, source: Source | None, offset: int):
+    """``text`` read from rule ``start``: the result and each equation's relation positions, or a
+    DocumentError placed in ``source`` (``text`` starts at ``offset`` there)."""
     source = source or Source(text)
-    base = offset
+    try:
+        return _read(text, start)
+    except _Refused as refused:
+        raise source.error(offset + refused.at, refused.message) from None
 
-    def where(at: int, message: str) -> DocumentError:
-        return source.error(base + at, message)
 
+class _Refused(Exception):
+    """A math text that cannot be read, ``at`` an offset in it."""
+
+    def __init__(self, at: int, message: str):
+        super().__init__(message)
+        self.at, self.message = at, message
+
+
+@lru_cache(maxsize=2048)
+def _read(text: str, start: str):
+    """:func:`_parse` wherever ``text`` is: a result depends on the text alone, so a formula
+    written again (or a document read again) is read once.  Results are never changed."""
     if len(text) > MAX_MATH_CHARS:
-        raise where(0, f"math longer than {MAX_MATH_CHARS} characters")
-    cleaned = clean(text, where)
+        raise _Refused(0, f"math longer than {MAX_MATH_CHARS} characters")
+    cleaned = clean(text, _Refused)
     try:
         tree = _parser(start).parse(cleaned)
     except lark.exceptions.UnexpectedCharacters as error:
-        raise where(error.pos_in_stream, _unexpected_text(text, error.pos_in_stream)) from None
+        raise _Refused(error.pos_in_stream, _unexpected_text(text, error.pos_in_stream)) from None
     except lark.exceptions.UnexpectedToken as error:
         token = error.token
         if token.type == "$END":
-            raise where(len(text.rstrip()) - 1 if text.strip() else 0,
-                        "the math ends too early (an unclosed brace or a missing operand?)") from None
-        shown = text[token.start_pos:token.end_pos] or str(token)
-        raise where(token.start_pos, f"unexpected `{shown.strip()}` here") from None
-    except lark.exceptions.UnexpectedEOF:
-        raise where(len(text) - 1, "the math ends too early") from None
-    if _depth_of_tree(tree) > 4 * MAX_DEPTH:
-        raise where(0, f"expression nested more than {MAX_DEPTH} deep")
+            end = len(cleaned.rstrip())
+            raise _Refused(max(end - 1, 0), "the math ends too early (a missing operand?)"
+                           if end else "empty math") from None
+        raise _Refused(token.start_pos, f"unexpected `{_token_text(text, token)}` here") from None
+    except lark.exceptions.LarkError:
+        raise _Refused(0, "cannot read this math") from None
     try:
-        result = _Build().transform(tree)
-    except lark.exceptions.VisitError as error:
-        if isinstance(error.orig_exc, _Misplaced):
-            position = _position_of(error.obj)
-            raise where(position, str(error.orig_exc)) from None
+        result = _build(tree)
+    except _Misplaced:
+        try:  # the same error again, from a tree that knows where each rule starts
+            _build(_parser(start, positions=True).parse(cleaned))
+        except _Misplaced as error:
+            raise _Refused(_position_of(error.node), str(error)) from None
         raise
     if _depth(result, MAX_DEPTH) > MAX_DEPTH:
-        raise where(0, f"expression nested more than {MAX_DEPTH} deep")
-    return result, _positions(tree)
+        raise _Refused(0, f"expression nested more than {MAX_DEPTH} deep")
+    return result, (_positions(tree) if start == "equations" else [])
 
 
-def _depth_of_tree(tree) -> int:
-    deepest, stack = 0, [(tree, 1)]
+def _build(tree: lark.Tree):
+    """Our nodes from lark's tree, or a :class:`_Misplaced` naming its lark node."""
+    deep = _too_deep(tree)
+    if deep is not None:
+        error = _Misplaced(f"expression nested more than {MAX_DEPTH} deep")
+        error.node = deep
+        raise error
+    return _transform(tree)
+
+
+class _Reduce:
+    """On :func:`_transform`'s stack: build ``tree`` from its last ``len(tree.children)`` values."""
+
+    def __init__(self, tree: lark.Tree):
+        self.tree = tree
+
+
+def _transform(tree: lark.Tree):
+    """The tree built bottom-up by :class:`_Build`, with an explicit stack (no recursion, so no
+    input can exhaust Python's stack)."""
+    build, values, todo = _Build(), [], [tree]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, _Reduce):
+            count = len(item.tree.children)
+            children = values[len(values) - count:]
+            del values[len(values) - count:]
+            method = getattr(build, str(item.tree.data), None)
+            try:
+                values.append(method(children) if method else lark.Tree(item.tree.data, children))
+            except _Misplaced as error:
+                error.node = item.tree if error.child is None else item.tree.children[error.child]
+                raise
+        elif isinstance(item, lark.Tree):
+            todo.append(_Reduce(item))
+            todo.extend(reversed(item.children))
+        else:
+            values.append(item)
+    (result,) = values
+    return result
+
+
+# Rules that become no node of their own (or a node flattened into its parent's).
+_GROUPING = {"equations", "equation", "paren", "bracket", "sub_script", "sup_script", "braced_arg",
+             "single_arg", "case_row", "accent_arg", "decl_name", "declaration", "real_sign",
+             "real_dims"}
+_CHAINS = {"add": "sum", "sub": "sum", "mul": "product"}
+
+
+def _too_deep(tree: lark.Tree) -> lark.Tree | None:
+    """The leftmost node nested more than :data:`MAX_DEPTH` nodes deep, or None.
+
+    Counts roughly as the built tree will: grouping rules count nothing, and a chain
+    ``a + b - c`` or ``a b c`` is one flat node however long it is.
+    """
+    stack = [(tree, 0)]
     while stack:
         node, level = stack.pop()
-        deepest = max(deepest, level)
-        if deepest > 4 * MAX_DEPTH:
-            break
-        if isinstance(node, lark.Tree):
-            stack.extend((c, level + 1) for c in node.children)
-    return deepest
+        if level > MAX_DEPTH:
+            return node
+        for child in reversed(node.children):  # the leftmost deepest node is reported
+            if isinstance(child, lark.Tree):
+                chain = _CHAINS.get(str(child.data))
+                flat = child.data in _GROUPING or (chain is not None and chain == _CHAINS.get(str(node.data)))
+                stack.append((child, level + (0 if flat else 1)))
+    return None
 
 
 def _position_of(obj) -> int:
-    """The first token's position inside a lark tree (or 0)."""
-    stack = [obj]
-    while stack:
-        node = stack.pop(0)
-        if isinstance(node, Token):
-            return node.start_pos or 0
-        if isinstance(node, lark.Tree):
-            stack[:0] = node.children
+    """Where a lark tree (or token) starts: its first token, counting the ones the tree dropped
+    (a rule's ``-`` or ``(``), or 0."""
+    if isinstance(obj, Token):
+        return obj.start_pos or 0
+    if isinstance(obj, lark.Tree) and not obj.meta.empty:
+        return obj.meta.start_pos
     return 0
 
 
 def _positions(tree) -> list[list[int]]:
-    """For each equation, the position of each of its relation signs."""
+    """For each equation, where its relation signs are (inside ``\\boxed{...}`` for a boxed one)."""
     found = []
-    for equation in tree.find_data("equation"):
-        found.append([c.start_pos for c in equation.children if isinstance(c, Token) and c.type == "REL"])
+    for equation in tree.children:
+        children = equation.children
+        if len(children) == 1 and isinstance(children[0], lark.Tree) and children[0].data == "boxed":
+            children = children[0].children[-1].children
+        found.append([c.start_pos for c in children if isinstance(c, Token) and c.type == "REL"])
     return found
+
+
+_FORBIDDEN = {r"\input", r"\include", r"\def", r"\edef", r"\gdef", r"\let", r"\newcommand",
+              r"\renewcommand", r"\providecommand", r"\DeclareMathOperator", r"\write", r"\openin",
+              r"\openout", r"\read", r"\immediate", r"\csname", r"\catcode", r"\usepackage",
+              r"\documentclass", r"\special", r"\directlua", r"\href", r"\url", r"\require"}
 
 
 def _unexpected_text(text: str, at: int) -> str:
     command = _COMMAND.match(text, at)
     if text[at] == "\\" and command:
         name = command.group(0)
-        if name in (r"\input", r"\include", r"\def", r"\newcommand", r"\renewcommand", r"\write",
-                    r"\csname", r"\catcode", r"\usepackage"):
+        if name in _FORBIDDEN:
             return f"`{name}` is not allowed in a derivation (no macros, no files)"
-        return f"unknown command `{name}`"
-    return f"unexpected `{text[at]}`"
+        if name in (r"\begin", r"\end"):
+            environment = re.compile(r"\s*\{([a-zA-Z*]*)\}").match(text, command.end())
+            if environment:
+                return f"environment `{environment.group(1)}` is not supported here"
+        return f"unknown command `{_shown_text(name)}`"
+    if text[at] == "'":
+        return "primes (g') are not supported: name the derivative, or write \\frac{\\partial g}{\\partial x}"
+    return f"unexpected `{_shown(text[at])}`"
+
+
+def _shown_text(text: str) -> str:
+    return "".join(_shown(c) if not c.isprintable() else c for c in text)
+
+
+def _token_text(text: str, token: Token) -> str:
+    """What a token was in the written math (a bar, say, rather than its private mark)."""
+    if token.type in ("ABS_OPEN", "ABS_CLOSE", "NORM_OPEN", "NORM_CLOSE") and text[token.start_pos] == "\\":
+        return _COMMAND.match(text, token.start_pos).group(0)
+    shown = text[token.start_pos:token.end_pos].strip() or str(token)
+    return _shown_text(shown)
 
 
 def parse_equations(text: str, source: Source | None = None, offset: int = 0) -> list[Equation]:
@@ -616,30 +828,22 @@ def parse_equations(text: str, source: Source | None = None, offset: int = 0) ->
         boxed = len(row) == 1 and isinstance(row[0], _BoxedEquation)
         if boxed:
             row = row[0].parts
-        parts = [_plain_at(p, source, offset) for p in row[0::2]]
+        parts = row[0::2]
         ops = [_RELATIONS[str(t)] for t in row[1::2]]
         for k, op in enumerate(ops):
-            at = offset + (signs[k] if k < len(signs) and not boxed else 0)
-            line, column = source.location(at)
+            line, column = source.location(offset + signs[k])
             equations.append(Equation(op, parts[k], parts[k + 1], line, column,
                                       source=source.line_text(line), boxed=boxed))
     return equations
-
-
-def _plain_at(node, source: Source, offset: int) -> Node:
-    try:
-        return _plain(node)
-    except _Misplaced as error:
-        raise source.error(offset, str(error)) from None
 
 
 def parse_expression(text: str, source: Source | None = None, offset: int = 0) -> Node:
     """One expression (no relation)."""
     source = source or Source(text)
     rows, _ = _parse(text, "equations", source, offset)
-    if len(rows) != 1 or len(rows[0]) != 1:
+    if len(rows) != 1 or len(rows[0]) != 1 or isinstance(rows[0][0], _BoxedEquation):
         raise source.error(offset, "expected one expression")
-    return _plain_at(rows[0][0], source, offset)
+    return rows[0][0]
 
 
 def parse_declaration(text: str, source: Source | None = None, offset: int = 0):

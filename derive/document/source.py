@@ -1,10 +1,10 @@
 """Where a piece of a document is, and the one error type for a document that cannot be read.
 
 >>> source = Source("a\\nb = $$\\n", "notes.md")
->>> print(source.error(5, "unexpected `$`"))
-notes.md:2:3: unexpected `$`
+>>> print(source.error(6, "unexpected `$`"))
+notes.md:2:5: unexpected `$`
     b = $$
-      ^
+        ^
 """
 
 from __future__ import annotations
@@ -31,10 +31,44 @@ class DocumentError(ValueError):
 
     def __str__(self) -> str:
         head = f"{self.location}: {self.message}"
-        if not self.text:
+        if not self.line or not self.column:
             return head
-        shown = self.text.expandtabs(1)
-        return f"{head}\n    {shown}\n    {' ' * (self.column - 1)}^"
+        shown, caret = shown_line(self.text, self.column)
+        return f"{head}\n    {shown}\n    {' ' * caret}^"
+
+
+#: Widest piece of a long line shown under an error.
+SHOWN_WIDTH = 100
+
+
+def shown_line(text: str, column: int) -> tuple[str, int]:
+    """A document line as an error shows it, and where the caret goes under ``column``.
+
+    One character stays one character, so the caret stays under it: a tab shows as a space and
+    a control or invisible character as a visible stand-in (a terminal never gets an escape
+    sequence from a document); a line wider than :data:`SHOWN_WIDTH` is cut around the column.
+
+    >>> shown_line("a\\tb\\x1b[2Jc", 3)
+    ('a b\u241b[2Jc', 2)
+    """
+    shown = "".join(_visible(c) for c in text)
+    caret = column - 1
+    if len(shown) > SHOWN_WIDTH:
+        start = max(0, min(caret - SHOWN_WIDTH // 2, len(shown) - SHOWN_WIDTH))
+        cut = shown[start:start + SHOWN_WIDTH]
+        shown = ("…" if start else "") + cut + ("…" if start + SHOWN_WIDTH < len(shown) else "")
+        caret = caret - start + (1 if start else 0)
+    return shown, caret
+
+
+def _visible(char: str) -> str:
+    if char == "\t":
+        return " "
+    if char < " ":
+        return chr(0x2400 + ord(char))  # the Control Pictures block: ␀ ␛ ...
+    if char.isprintable():
+        return char
+    return "\u2421" if char == "\x7f" else "\ufffd"
 
 
 @dataclass(frozen=True)
