@@ -227,6 +227,8 @@ def to_latex(node: Node) -> str:
     if isinstance(node, Div):
         return rf"\frac{{{to_latex(node.numerator)}}}{{{to_latex(node.denominator)}}}"
     if isinstance(node, Pow):
+        if node.exponent == Num(Fraction(1, 2)):
+            return r"\sqrt{" + to_latex(node.base) + "}"
         if isinstance(node.base, Const) and node.base.name == "e":
             return "e^{" + to_latex(node.exponent) + "}"
         return _wrapped(node.base, _ATOM) + "^{" + to_latex(node.exponent) + "}"

@@ -92,10 +92,16 @@ class Document:
         return self.front.get("title", "")
 
     def definition(self, base: str) -> Definition | None:
-        for definition in self.definitions:
-            if definition.base == base:
-                return definition
-        return None
+        return self._by_base.get(base)
+
+    @property
+    def _by_base(self) -> dict[str, Definition]:
+        """The definitions by name, rebuilt when one was added (names are defined once)."""
+        cached = self.__dict__.get("_definitions_by_base")
+        if cached is None or len(cached) != len(self.definitions):
+            cached = {d.base: d for d in self.definitions}
+            self.__dict__["_definitions_by_base"] = cached
+        return cached
 
     def known(self, base: str) -> bool:
         return (base in self.sizes or base in self.variables or base in self.labels

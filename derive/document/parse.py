@@ -506,6 +506,10 @@ class _Build:
         numerator, denominator = [c for c in str(token) if c.isdigit()]
         return Div(Num(Fraction(numerator)), Num(Fraction(denominator)))
 
+    def sqrt(self, children):
+        _, argument = children
+        return Pow(_arg(argument), Num(Fraction(1, 2)))
+
     def frac(self, children):
         _, numerator, denominator = children
         numerator, denominator = _arg(numerator), _arg(denominator)
