@@ -293,7 +293,6 @@ def _catalog_loss(args) -> tuple[str, int]:
 def _check(argv: list[str]) -> tuple[str, int]:
     """``derive check``: every document's verdict, and the exit status."""
     from derive.document import DocumentError, check_document
-    from derive.report.document import document_json
 
     args = _arguments(build_check_parser(), argv)
     progress = _progress_for("derive check")

@@ -5,7 +5,6 @@ Each step is a claim the verifier can prove or refute; a step planted wrong must
 """
 
 import dataclasses
-import re
 
 import pytest
 import sympy

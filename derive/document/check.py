@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Callable
 
 import sympy
-from sympy import Matrix
 
 from derive.core import Counterexample, Verdict, verify_identity
 from derive.core.verdict import EntryVerdict, Status, worst
@@ -437,5 +436,3 @@ def check_document(text_or_path: str | Path, *, time_limit: float = TIME_LIMIT,
         source = Source(str(text_or_path))
     return check(read_document(source), time_limit=time_limit, progress=progress, sizes=sizes)
 
-
-_ = (Matrix, field)

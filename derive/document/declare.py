@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from derive.document.ast import Equation, Name, Node, Num, Rel
-from derive.document.markdown import Declarations, Display, Prose, split_document
+from derive.document.ast import Equation, Name, Node, Num
+from derive.document.markdown import RELATION_FIRST, Declarations, Display, Prose, split_document
 from derive.document.parse import parse_declaration, parse_equations
 from derive.document.source import Source
 
@@ -265,12 +265,11 @@ def _display(document: Document, display: Display) -> None:
         if row.continues:
             if previous is None:
                 raise source.error(row.offset, "a row starting with a relation needs a row before it")
-            sign = re.match(r"\s*(=|\\neq|\\ne\b|\\leq?|\\geq?|<|>)", text)
-            placeholder = " " * sign.start(1)
-            # Parse "□ op rest" with the previous row's last side standing in for □.
-            equations = parse_equations("0" + text[1:] if sign.start(1) else "0" + text,
-                                        source, row.offset - (0 if sign.start(1) else 1))
-            del placeholder
+            # The row reads "= rest": parse "0 = rest" in place (the 0 over the blank before the
+            # sign, or just before the row), then put the previous row's last side on the left.
+            start = RELATION_FIRST.match(text).start(1)
+            stand_in = "0" + text if start == 0 else text[:start - 1] + "0" + text[start:]
+            equations = parse_equations(stand_in, source, row.offset - (start == 0))
             if not equations:
                 raise source.error(row.offset, "expected a relation")
             first = equations[0]

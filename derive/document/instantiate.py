@@ -19,8 +19,6 @@ through ``p`` and ``f``.  Claims are compared after every definition is substitu
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import sympy
 from sympy import Expr, Integer, Matrix, Piecewise, Symbol
 
@@ -28,7 +26,7 @@ from derive.document.ast import (
     Abs, Add, BigOp, Boxed, Call, Cases, Const, Derivative, Div, Indicator, Mul, Name, Neg, Node,
     Norm, Num, Pow, Rel, Transpose,
 )
-from derive.document.declare import Definition, Document, Label, Range, Variable
+from derive.document.declare import Definition, Document, Range, Variable
 
 #: Largest exponent written as a number, and most terms one sum or product may expand to.
 MAX_EXPONENT = 64
@@ -546,5 +544,3 @@ def free_indices(document: Document, node: Node, bound: set[str]) -> list[str]:
     visit(node, set(bound), False)
     return found
 
-
-_ = (Fraction, Label)  # re-exported types used in annotations elsewhere

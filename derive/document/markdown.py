@@ -225,14 +225,15 @@ def _rows(source: Source, body: str, start: int) -> list[Row]:
         text = _blank_alignment(inner[first:last])
         if not text.strip():
             continue
-        continues = bool(_RELATION_FIRST.match(text))
+        continues = bool(RELATION_FIRST.match(text))
         out.append(Row(text, start + inner_start + first, continues))
     return out
 
 
 # A row that starts with a relation continues the row before (\left is no \le; \ne0 is
 # no relation, as declare.py reads it).
-_RELATION_FIRST = re.compile(r"\s*(=|<|>|\\neq(?![a-zA-Z])|\\ne\b|\\(leq|le|geq|ge)(?![a-zA-Z]))")
+#: A row that starts with a relation sign continues the row before (``&= ...``).
+RELATION_FIRST = re.compile(r"\s*(=|<|>|\\neq(?![a-zA-Z])|\\ne\b|\\(leq|le|geq|ge)(?![a-zA-Z]))")
 
 
 def _blank_alignment(text: str) -> str:

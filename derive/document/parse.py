@@ -54,7 +54,7 @@ _SIZERS = {"left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "B
            "big", "Big", "bigg", "Bigg", "middle"}
 _SPACING = {",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle", "limits",
             "nolimits", "nonumber", "notag", "enspace", "thinspace", "medspace", "thickspace"}
-_TEXT = {"text", "textrm", "textit", "textbf", "mbox", "label", "tag", "mathrm" + "text"}
+_TEXT = {"text", "textrm", "textit", "textbf", "mbox", "label", "tag"}
 _FONTS = {"mathbf", "boldsymbol", "bm", "mathit", "vec", "mathrm", "mathsf", "mathnormal"}
 _KEEP_FONT = re.compile(r"\s*\{\s*[1I]\s*\}")
 _DOT, _BRACE = re.compile(r"\s*\."), re.compile(r"\s*\{")

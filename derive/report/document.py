@@ -35,7 +35,7 @@ def _point(counterexample) -> str:
 def document_text(check) -> str:
     """The verdict as a person reads it."""
     title = f" ({check.title})" if check.title else ""
-    at = f" at {_sizes(check)}" if _sizes(check) and check.status != "refuted" else ""
+    at = f" at {sizes_text(check)}" if sizes_text(check) and check.status != "refuted" else ""
     lines = [f"{check.path}{title}: {check.status}{at}, {len(check.steps)} steps: {_counts(check)}"]
     for step in check.steps:
         scope = f"  [{step.scope}]" if step.scope and step.status == "proven" else ""
@@ -126,7 +126,8 @@ def _aligned(step) -> str:
     return aligned(step.latex)
 
 
-def _sizes(check) -> str:
+def sizes_text(check) -> str:
+    """The sizes checked, e.g. ``D = 1..3, K = 2..4`` ('' when the document has none)."""
     names = sorted({name for sizes in check.sizes for name in sizes})
     parts = []
     for name in names:
@@ -138,7 +139,7 @@ def _sizes(check) -> str:
 def document_latex(check, name: str, steps: bool = False) -> str:
     """A catalog document as ``derive --loss NAME`` prints it: the definitions, the result (and
     with ``steps`` every step), each with its verdict as a LaTeX comment."""
-    at = _sizes(check)
+    at = sizes_text(check)
     lines = [f"% derive: {check.title or name} ({name})",
              f"% verdict: {check.status} ({_counts(check)}{', at ' + at if at else ''})",
              r"\begin{align*}"]
