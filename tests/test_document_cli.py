@@ -218,3 +218,19 @@ $$ \frac{\partial f_y}{\partial w_y} = x + 0 f_{y-1} $$
 def test_kinks_are_reported_in_the_documents_symbols():
     status, out, _ = call(["check", str(entry("multiclass-svm").path)])
     assert status == 0 and "except where s_{" in out
+
+
+def test_a_family_is_a_vector_and_a_missing_transpose_is_named():
+    text = r"""Let $x \in \mathbb{R}^D$, $y \in \{1, \dots, K\}$ and $W \in \mathbb{R}^{K \times D}$ with rows $w_j$.
+
+$$ f_j = w_j^T x, \quad p_j = \frac{e^{f_j}}{\sum_k e^{f_k}}, \quad L = -\log p_y $$
+
+Where $g_j = p_j - \mathbb{1}[j = y]$.
+
+$$ \frac{\partial L}{\partial x} = W^T g $$
+"""
+    assert derive.check_document(text).status == "proven"
+    result = derive.check_document(text.replace("W^T g", "W g"))
+    wrong = result.first_wrong
+    assert result.status == "refuted" and "cannot multiply" in wrong.failure.missing
+    assert "W^{T}" in wrong.mistake and "transpose is missing" in wrong.mistake

@@ -24,7 +24,7 @@ from derive.core import Counterexample, Verdict, verify_identity
 from derive.core.verdict import EntryVerdict, Status, worst
 from derive.document.ast import Add as AddNode, Equation, equation_latex
 from derive.document.declare import Document, Range, Step, read_document
-from derive.document.instantiate import Instance, InstanceError, OutOfRange, free_indices
+from derive.document.instantiate import Instance, InstanceError, OutOfRange, ShapeMismatch, free_indices
 from derive.document.source import DocumentError, Source
 
 #: Default values of the sizes: sizes that bound a label's classes, and all others.
@@ -42,7 +42,8 @@ class Failure:
     instance: dict[str, int | tuple]
     counterexample: Counterexample | None
     shapes: tuple[str, str] | None = None
-    #: Why there is no counterexample: a member that does not exist at this instance.
+    #: Why there is no counterexample: a member that does not exist at this instance, or arrays
+    #: that cannot be added or multiplied there.
     missing: str = ""
 
     def describe_instance(self) -> str:
@@ -193,7 +194,7 @@ class _Sides:
     claims: list
     entries: list  # (index values, entry position) per pair
     shapes: tuple[str, str] | None = None
-    missing: str = ""  # a member that does not exist at these index values
+    missing: str = ""  # a member missing, or arrays that do not fit, at these index values
 
 
 def _flat(value) -> list:
@@ -238,7 +239,7 @@ def sides(document: Document, at: Instance, equation: Equation, indices: list[st
         env = dict(zip(indices, combo))
         try:
             left, right = at.value(equation.left, env), at.value(equation.right, env)
-        except OutOfRange as error:
+        except (OutOfRange, ShapeMismatch) as error:
             return _Sides([], [], [(env, 0)], missing=str(error))
         lefts, rights, shapes = _pair(left, right)
         if shapes is not None:

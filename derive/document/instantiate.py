@@ -45,6 +45,10 @@ class OutOfRange(InstanceError):
     """A member or entry that does not exist at this instance (``p_{y-1}`` at the first label)."""
 
 
+class ShapeMismatch(InstanceError):
+    """Arrays that cannot be added or multiplied (``W g`` with ``W`` K x D and ``g`` K x 1)."""
+
+
 Value = Expr | Matrix
 
 
@@ -133,6 +137,9 @@ class Instance:
             variable = document.variables[base]
             count = len(variable.members)
             member, entry = tuple(indices[:count]), indices[count:]
+            if not indices and count == 1 and not variable.dims:
+                lower, upper = self.bounds(variable.members[0], env)
+                return self._column(base, [self._variable(variable, (k,), env) for k in range(lower, upper + 1)])
             if len(member) < count:
                 raise InstanceError(f"{base} needs {count} index(es) to pick a member")
             self._check_member(base, variable.members, member, env)
@@ -141,12 +148,22 @@ class Instance:
         if definition is not None:
             count = len(definition.indices)
             member, entry = tuple(indices[:count]), indices[count:]
+            if not indices and count == 1:
+                lower, upper = self.index_range(definition.indices[0], definition.value, {}, base)
+                return self._column(base, [self._defined(definition, (k,)) for k in range(lower, upper + 1)])
             if len(member) < count:
                 raise InstanceError(f"{base} needs {count} index(es)")
             return self._entry(self._defined(definition, member), entry, base)
         if base in self.sizes:
             raise InstanceError(f"the size {base} takes no index")
         raise InstanceError(f"`{base}` is not declared (declare it in a 'Let' paragraph, or define it)")
+
+    @staticmethod
+    def _column(base: str, members: list) -> Matrix:
+        """A family of scalars without its index: the column of its members (``p`` for ``p_j``)."""
+        if any(_is_matrix(m) for m in members):
+            raise InstanceError(f"{base} is a family of vectors: write one member, as in {base}_j")
+        return Matrix(members)
 
     def _entry(self, value: Value, entry: list[int], base: str) -> Value:
         if not entry:
@@ -439,7 +456,7 @@ def _sum(values: list[Value]) -> Value:
                 v = v.T
             else:
                 got = "a scalar" if not _is_matrix(v) else f"{v.shape[0]}x{v.shape[1]}"
-                raise InstanceError(f"cannot add {got} to a {shape[0]}x{shape[1]} array")
+                raise ShapeMismatch(f"cannot add {got} to a {shape[0]}x{shape[1]} array")
         total += v
     return total
 
@@ -453,7 +470,7 @@ def _product(left: Value, right: Value) -> Value:
             return (left.T * right)[0, 0] if left.shape[1] == 1 else (left * right.T)[0, 0]
         if left.shape == (1, 1) or right.shape == (1, 1):
             return left[0, 0] * right if left.shape == (1, 1) else left * right[0, 0]
-        raise InstanceError(f"cannot multiply {left.shape[0]}x{left.shape[1]} by "
+        raise ShapeMismatch(f"cannot multiply {left.shape[0]}x{left.shape[1]} by "
                             f"{right.shape[0]}x{right.shape[1]}")
     return left * right
 

@@ -12,7 +12,7 @@ instance, is named: "this step would hold with `p_{m} - \\mathbb{1}[m = y]` inst
   missing as a factor of a case or of the whole side, or one too many as a factor;
 * a factor of 2 or 1/2; a missing ``1/N`` (or an extra one) for each size ``N``: of the whole
   side, then of one of its terms (``\\lambda w`` for ``2 \\lambda w``);
-* a transpose too many, or the whole side transposed;
+* a transpose too many, the whole side transposed, or a vector's or matrix's transpose missing;
 * two indices swapped (``m`` and ``y``); the label off by one (``y + 1``, ``y - 1``);
 * the derivative of one term of the differentiated quantity's definition missing (a
   regularisation term, say), or one term too many.
@@ -134,6 +134,9 @@ def candidates(document: Document, equation: Equation) -> Iterator[tuple[Node, N
         if isinstance(node, Transpose):
             yield _replace(right, node, node.operand), node, node.operand, "a transpose too many"
     yield Transpose(right), right, Transpose(right), "it is transposed"
+    for node in _walk(right):
+        if isinstance(node, Name) and _is_array(document, node):
+            yield _replace(right, node, Transpose(node)), node, Transpose(node), "a transpose is missing"
     letters = [letter for letter in indices + labels]
     for a, b in itertools.combinations(letters, 2):
         swapped = _swap(right, a, b)
@@ -215,6 +218,12 @@ def _kink_edits(document: Document, right: Node, letters: list[str]):
                     rest = tuple(f for f in node.factors if f is not factor)
                     smaller = rest[0] if len(rest) == 1 else Mul(rest)
                     yield _replace(right, node, smaller), node, smaller, "the indicator should not be there"
+
+
+def _is_array(document: Document, name: Name) -> bool:
+    """A declared vector or matrix named without an entry index (``W``, ``x``, ``w_j``)."""
+    variable = document.variables.get(name.base)
+    return variable is not None and bool(variable.dims) and len(name.indices) == len(variable.members)
 
 
 def _swap(node: Node, a: str, b: str) -> Node:
