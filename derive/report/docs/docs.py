@@ -3,6 +3,7 @@ numeric cross-check), one page per catalog document, an index page, and the form
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from derive.losses.softmax import SoftmaxCrossEntropy
@@ -52,7 +53,6 @@ def build_docs(d: SoftmaxCrossEntropy, checked: list | None = None) -> dict[str,
     True
     """
     from derive.catalog import SEED, entry, names
-    from derive.document import check_document
 
     images: dict[str, bytes] = {}
     plots.write_plots(d, Path(), lambda path, data: images.__setitem__(path.name, data))
@@ -69,8 +69,9 @@ def build_docs(d: SoftmaxCrossEntropy, checked: list | None = None) -> dict[str,
         if name == SEED:
             checked.append((found, d.route))
             continue
-        progress = d.progress and (lambda i, n, name=name: d.progress(f"docs: {name}, step {min(i + 1, n)} of {n}"))
-        check = check_document(found.path, time_limit=d.time_limit, progress=progress)
+        if d.progress:
+            d.progress(f"docs: checking {name}")
+        check = _checked(found.text, str(found.path), d.time_limit)
         checked.append((found, check))
         page = catalog_page_blocks(found, check)
         files[f"{name}.md"] = markdown(page).encode("utf-8")
@@ -80,6 +81,18 @@ def build_docs(d: SoftmaxCrossEntropy, checked: list | None = None) -> dict[str,
     files["index.html"] = html_page(index, "derive: the catalog", {}).encode("utf-8")
     files["format.md"] = (Path(__file__).parents[2] / "document" / "format.md").read_bytes()
     return files
+
+
+@lru_cache(maxsize=32)
+def _checked(text: str, path: str, time_limit: float):
+    """A catalog document's check, once per process for the same text: its verdicts depend on
+    nothing else (every random choice is seeded), and the pages are built from it several times
+    in one test run."""
+    from derive.document.check import check
+    from derive.document.declare import read_document
+    from derive.document.source import Source
+
+    return check(read_document(Source(text, path)), time_limit=time_limit)
 
 
 def write_docs(out: Path, d: SoftmaxCrossEntropy, checked: list | None = None) -> list[Path]:
