@@ -12,6 +12,8 @@ mistake's edit can be tested for "did this change anything".
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -161,6 +163,50 @@ class Equation:
     column: int
     source: str = field(default="", compare=False)
     boxed: bool = field(default=False, compare=False)
+
+
+# --- walking and rebuilding trees ------------------------------------------------------
+
+
+def _parts(value) -> Iterator[Node]:
+    if isinstance(value, Node):
+        yield value
+    elif isinstance(value, tuple):  # indices, terms, factors, and a case's (value, condition)
+        for item in value:
+            yield from _parts(item)
+
+
+def children(node: Node) -> Iterator[Node]:
+    """The nodes directly inside ``node``, in field order."""
+    for each in dataclasses.fields(node):
+        yield from _parts(getattr(node, each.name))
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """``node`` and every node inside it (no recursion, so any depth is fine).
+
+    >>> [type(n).__name__ for n in walk(Neg(Name("x", (Name("m"),))))]
+    ['Neg', 'Name', 'Name']
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(list(children(current))))
+
+
+def rebuild(node: Node, change: Callable[[Node], Node]) -> Node:
+    """``node`` with ``change`` applied to each node directly inside it."""
+
+    def mapped(value):
+        if isinstance(value, Node):
+            return change(value)
+        if isinstance(value, tuple):
+            return tuple(mapped(item) for item in value)
+        return value
+
+    return dataclasses.replace(node, **{each.name: mapped(getattr(node, each.name))
+                                        for each in dataclasses.fields(node)})
 
 
 # --- printing back to LaTeX -------------------------------------------------------------

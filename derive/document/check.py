@@ -22,7 +22,7 @@ import sympy
 
 from derive.core import Counterexample, Verdict, verify_identity
 from derive.core.verdict import EntryVerdict, Status, worst
-from derive.document.ast import Add as AddNode, Equation, equation_latex
+from derive.document.ast import Add as AddNode, Equation, Name, equation_latex, walk
 from derive.document.declare import Document, Range, Step, read_document
 from derive.document.instantiate import Instance, InstanceError, OutOfRange, ShapeMismatch, free_indices
 from derive.document.source import DocumentError, Source
@@ -123,18 +123,7 @@ def _class_sizes(document: Document) -> set[str]:
 
 
 def _names_in(node) -> set[str]:
-    from derive.document.ast import Name
-
-    found, stack = set(), [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, Name):
-            found.add(current.base)
-        elif hasattr(current, "__dataclass_fields__"):
-            stack.extend(getattr(current, f) for f in current.__dataclass_fields__)
-        elif isinstance(current, tuple):
-            stack.extend(current)
-    return found
+    return {current.base for current in walk(node) if isinstance(current, Name)}
 
 
 def size_values(document: Document) -> list[dict[str, int]]:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from derive.document.ast import Equation, Name, Node, Num
+from derive.document.ast import Equation, Name, Node, Num, walk
 from derive.document.markdown import RELATION_FIRST, Declarations, Display, Prose, split_document
 from derive.document.parse import parse_declaration, parse_equations
 from derive.document.source import Source
@@ -239,20 +239,11 @@ def _finite_set(document: Document, items, offset: int):
 
 def _note_sizes(document: Document, node: Node, offset: int) -> None:
     """Names inside a dimension or a range bound are sizes."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
+    for current in walk(node):
         if isinstance(current, Name) and not current.indices:
             if current.base in document.variables or current.base in document.labels:
                 raise document.source.error(offset, f"`{current.base}` is used as a size but declared otherwise")
             document.sizes.setdefault(current.base, [])
-        elif isinstance(current, Node) and hasattr(current, "__dataclass_fields__"):
-            for name in current.__dataclass_fields__:
-                child = getattr(current, name)
-                if isinstance(child, Node):
-                    stack.append(child)
-                elif isinstance(child, tuple):
-                    stack.extend(c for c in child if isinstance(c, Node))
 
 
 # --- display math ------------------------------------------------------------------------

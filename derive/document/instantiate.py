@@ -23,8 +23,8 @@ import sympy
 from sympy import Expr, Integer, Matrix, Piecewise, Symbol
 
 from derive.document.ast import (
-    Abs, Add, BigOp, Boxed, Call, Cases, Const, Derivative, Div, Indicator, Mul, Name, Neg, Node,
-    Norm, Num, Pow, Rel, Transpose,
+    Abs, Add, BigOp, Boxed, Call, Cases, Const, Derivative, Div, Indicator, Mul, Name, Neg, Node, Norm, Num,
+    Pow, Rel, Transpose, children, walk,
 )
 from derive.document.declare import Definition, Document, Range, Variable
 
@@ -476,50 +476,27 @@ def _product(left: Value, right: Value) -> Value:
 
 
 def _subscripted(node: Node, letter: str):
-    """(family, position) for each subscript position holding exactly ``letter``."""
+    """(family, position) for each subscript position holding exactly ``letter`` (a sum over
+    ``letter`` binds it afresh, so its body is not looked into)."""
     stack = [node]
     while stack:
         current = stack.pop()
+        if isinstance(current, BigOp) and current.index == letter:
+            continue
         if isinstance(current, Name):
             for position, index in enumerate(current.indices):
                 if index == Name(letter):
                     yield current.base, position
-            stack.extend(current.indices)
-        elif isinstance(current, BigOp) and current.index == letter:
-            continue
-        elif isinstance(current, Node) and hasattr(current, "__dataclass_fields__"):
-            for field_name in current.__dataclass_fields__:
-                child = getattr(current, field_name)
-                if isinstance(child, Node):
-                    stack.append(child)
-                elif isinstance(child, tuple):
-                    for item in child:
-                        if isinstance(item, Node):
-                            stack.append(item)
-                        elif isinstance(item, tuple):
-                            stack.extend(i for i in item if isinstance(i, Node))
+        stack.extend(children(current))
 
 
 def _compared(node: Node, letter: str):
     """Names compared with ``letter`` in a condition (``[j = y]`` gives ``y``)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
+    for current in walk(node):
         if isinstance(current, Rel):
             for a, b in ((current.left, current.right), (current.right, current.left)):
                 if a == Name(letter) and isinstance(b, Name) and not b.indices:
                     yield b.base
-        if isinstance(current, Node) and hasattr(current, "__dataclass_fields__"):
-            for field_name in current.__dataclass_fields__:
-                child = getattr(current, field_name)
-                if isinstance(child, Node):
-                    stack.append(child)
-                elif isinstance(child, tuple):
-                    for item in child:
-                        if isinstance(item, Node):
-                            stack.append(item)
-                        elif isinstance(item, tuple):
-                            stack.extend(i for i in item if isinstance(i, Node))
 
 
 def free_indices(document: Document, node: Node, bound: set[str]) -> list[str]:
@@ -544,19 +521,8 @@ def free_indices(document: Document, node: Node, bound: set[str]) -> list[str]:
             visit(current.left, bound, True)
             visit(current.right, bound, True)
             return
-        if isinstance(current, Node) and hasattr(current, "__dataclass_fields__"):
-            for field_name in current.__dataclass_fields__:
-                child = getattr(current, field_name)
-                if isinstance(child, Node):
-                    visit(child, bound, in_index)
-                elif isinstance(child, tuple):
-                    for item in child:
-                        if isinstance(item, Node):
-                            visit(item, bound, in_index)
-                        elif isinstance(item, tuple):
-                            for part in item:
-                                if isinstance(part, Node):
-                                    visit(part, bound, in_index)
+        for child in children(current):
+            visit(child, bound, in_index)
 
     visit(node, set(bound), False)
     return found

@@ -26,7 +26,7 @@ from fractions import Fraction
 from typing import Iterator
 
 from derive.document.ast import (
-    Add, Cases, Derivative, Div, Equation, Indicator, Mul, Name, Neg, Node, Num, Rel, Transpose, to_latex,
+    Add, Cases, Derivative, Div, Equation, Indicator, Mul, Name, Neg, Node, Num, Rel, Transpose, rebuild, to_latex, walk,
 )
 from derive.document.declare import Document, Step
 from derive.document.instantiate import Instance, InstanceError, free_indices
@@ -41,38 +41,7 @@ def _replace(node: Node, old: Node, new: Node) -> Node:
     """``node`` with every occurrence of ``old`` (by identity first, else by value) replaced."""
     if node is old or node == old:
         return new
-    if not dataclasses.is_dataclass(node):
-        return node
-    changes = {}
-    for field in dataclasses.fields(node):
-        child = getattr(node, field.name)
-        if isinstance(child, Node):
-            changes[field.name] = _replace(child, old, new)
-        elif isinstance(child, tuple):
-            changes[field.name] = tuple(
-                _replace(c, old, new) if isinstance(c, Node)
-                else tuple(_replace(p, old, new) if isinstance(p, Node) else p for p in c)
-                if isinstance(c, tuple) else c
-                for c in child)
-    return dataclasses.replace(node, **changes)
-
-
-def _walk(node: Node) -> Iterator[Node]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        if dataclasses.is_dataclass(current):
-            for field in dataclasses.fields(current):
-                child = getattr(current, field.name)
-                if isinstance(child, Node):
-                    stack.append(child)
-                elif isinstance(child, tuple):
-                    for item in child:
-                        if isinstance(item, Node):
-                            stack.append(item)
-                        elif isinstance(item, tuple):
-                            stack.extend(p for p in item if isinstance(p, Node))
+    return rebuild(node, lambda child: _replace(child, old, new))
 
 
 def _without(add: Add, term: Node) -> Node:
@@ -89,29 +58,29 @@ def candidates(document: Document, equation: Equation) -> Iterator[tuple[Node, N
     indices = free_indices(document, both, set())
     labels = [name for name, label in document.labels.items() if not label.members]
     yield Neg(right), right, Neg(right), "the sign is flipped"
-    for node in _walk(right):
+    for node in walk(right):
         if isinstance(node, Add):
             for term in node.terms:
                 flipped = term.operand if isinstance(term, Neg) else Neg(term)
                 new = _replace(right, term, flipped)
                 yield new, node, _replace(node, term, flipped), "a term's sign is flipped"
-    for node in _walk(right):
+    for node in walk(right):
         if isinstance(node, Cases):
             for k, (value, condition) in enumerate(node.rows):
                 rows = node.rows[:k] + ((Neg(value), condition),) + node.rows[k + 1:]
                 where = "otherwise" if condition is None else to_latex(condition)
                 yield (_replace(right, node, Cases(rows)), value, Neg(value),
                        f"the sign of the case {where} is flipped")
-    for node in _walk(right):
+    for node in walk(right):
         if isinstance(node, Indicator):
-            for add in _walk(right):
+            for add in walk(right):
                 if isinstance(add, Add) and any(t is node or (isinstance(t, Neg) and t.operand is node)
                                                 for t in add.terms):
                     term = next(t for t in add.terms if t is node or (isinstance(t, Neg) and t.operand is node))
                     smaller = _without(add, term)
                     yield _replace(right, add, smaller), add, smaller, "the indicator should not be there"
     families = [name for name, label in document.labels.items() if len(label.members) == 1]
-    for node in _walk(right):
+    for node in walk(right):
         if isinstance(node, Name) and node.indices and not document.labels.get(node.base):
             letters = [i.base for i in node.indices if isinstance(i, Name) and not i.indices]
             for letter in indices:
@@ -130,11 +99,11 @@ def candidates(document: Document, equation: Equation) -> Iterator[tuple[Node, N
         for term in right.terms:
             for _, old, new, what in _scalings(document, term):
                 yield _replace(right, term, new), old, new, what + " in one term"
-    for node in _walk(right):
+    for node in walk(right):
         if isinstance(node, Transpose):
             yield _replace(right, node, node.operand), node, node.operand, "a transpose too many"
     yield Transpose(right), right, Transpose(right), "it is transposed"
-    for node in _walk(right):
+    for node in walk(right):
         if isinstance(node, Name) and _is_array(document, node):
             yield _replace(right, node, Transpose(node)), node, Transpose(node), "a transpose is missing"
     letters = [letter for letter in indices + labels]
@@ -169,7 +138,7 @@ def _times(factor: Node, part: Node) -> Node:
 def _averaging_sizes(document: Document) -> list[str]:
     """The sizes, those that divide in a definition (``\\frac{1}{N} \\sum_i``) first: the default
     sizes move together (``D = N``), so a missing ``1/N`` also "holds" as a missing ``1/D``."""
-    dividing = {node.denominator.base for d in document.definitions for node in _walk(d.value)
+    dividing = {node.denominator.base for d in document.definitions for node in walk(d.value)
                 if isinstance(node, Div) and isinstance(node.denominator, Name)}
     return sorted(document.sizes, key=lambda size: size not in dividing)
 
@@ -192,7 +161,7 @@ def _kinks(document: Document, letters: list[str]) -> list[Indicator]:
     nodes = [d.value for d in document.definitions] + [
         part for step in document.steps for part in (step.equation.left, step.equation.right)]
     for node in nodes:
-        for indicator in _walk(node):
+        for indicator in walk(node):
             if (isinstance(indicator, Indicator) and indicator.condition.op in ("<", ">", "<=", ">=")
                     and indicator not in found
                     and set(free_indices(document, indicator, set())) <= set(letters)):
@@ -203,7 +172,7 @@ def _kinks(document: Document, letters: list[str]) -> list[Indicator]:
 def _kink_edits(document: Document, right: Node, letters: list[str]):
     """A kink's indicator missing as a factor of one case or of the whole side, or one too many."""
     kinks = _kinks(document, letters)
-    for node in _walk(right):
+    for node in walk(right):
         if isinstance(node, Cases):
             for k, (value, condition) in enumerate(node.rows):
                 for kink in kinks:
@@ -211,7 +180,7 @@ def _kink_edits(document: Document, right: Node, letters: list[str]):
                     yield _replace(right, node, Cases(rows)), value, _times(kink, value), "the indicator is missing"
     for kink in kinks:
         yield _times(kink, right), right, _times(kink, right), "the indicator is missing"
-    for node in _walk(right):
+    for node in walk(right):
         if isinstance(node, Mul) and any(isinstance(f, Indicator) for f in node.factors):
             for factor in node.factors:
                 if isinstance(factor, Indicator):
@@ -260,20 +229,7 @@ def _replace_index(node: Node, label: str, shift: int) -> Node:
             indices.append(_moved(label, offset + shift) if offset is not None
                            else _replace_index(index, label, shift))
         return Name(node.base, tuple(indices))
-    if not dataclasses.is_dataclass(node):
-        return node
-    changes = {}
-    for field in dataclasses.fields(node):
-        child = getattr(node, field.name)
-        if isinstance(child, Node):
-            changes[field.name] = _replace_index(child, label, shift)
-        elif isinstance(child, tuple):
-            changes[field.name] = tuple(
-                _replace_index(c, label, shift) if isinstance(c, Node)
-                else tuple(_replace_index(p, label, shift) if isinstance(p, Node) else p for p in c)
-                if isinstance(c, tuple) else c
-                for c in child)
-    return dataclasses.replace(node, **changes)
+    return rebuild(node, lambda child: _replace_index(child, label, shift))
 
 
 def _term_edits(document: Document, equation: Equation):
