@@ -279,8 +279,7 @@ def _catalog_loss(args) -> tuple[str, int]:
              if value is not None}
     progress = _progress_for("derive")
     try:
-        checked = check_document(found.path, sizes=fixed,
-                                 progress=progress and (lambda i, n: progress(f"{found.name}: step {i} of {n}")))
+        checked = check_document(found.path, sizes=fixed, progress=progress and _step_progress(progress, found.name))
     except DocumentError as error:
         raise CommandError(error.message, EXIT_BAD_INPUT) from None
     if args.format == "json":
@@ -299,19 +298,11 @@ def _check(argv: list[str]) -> tuple[str, int]:
     results = []
     for name in args.files:
         try:
-            if name == "-":
-                if sys.stdin is None:
-                    raise CommandError("standard input is closed", EXIT_BAD_INPUT)
-                from derive.document.source import Source
-                from derive.document.declare import read_document
-                from derive.document.check import check
-
-                source = Source(sys.stdin.read(), "-")
-                results.append(check(read_document(source), time_limit=args.time_limit,
-                                     progress=progress and _step_progress(progress, name)))
-            else:
-                results.append(check_document(Path(name), time_limit=args.time_limit,
-                                              progress=progress and _step_progress(progress, name)))
+            if name == "-" and sys.stdin is None:
+                raise CommandError("standard input is closed", EXIT_BAD_INPUT)
+            document = sys.stdin.read() if name == "-" else Path(name)
+            results.append(check_document(document, path=name, time_limit=args.time_limit,
+                                          progress=progress and _step_progress(progress, name)))
         except DocumentError as error:
             where = f"{error.location}: " if error.line else (f"{error.path}: " if error.path else "")
             detail = str(error).partition("\n")[2]

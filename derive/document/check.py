@@ -399,10 +399,13 @@ def _override(document: Document, instances: list[dict[str, int]], fixed: dict[s
     return out
 
 
-def check_document(text_or_path: str | Path, *, time_limit: float = TIME_LIMIT,
+def check_document(text_or_path: str | Path, *, path: str | None = None, time_limit: float = TIME_LIMIT,
                    progress: Callable[[int, int], None] | None = None,
                    sizes: dict[str, int] | None = None) -> DocumentCheck:
     """Check a derivation document given as its text or as a path to a ``.md`` file.
+
+    ``path`` names the document in reports and errors (default: the file's path, or
+    ``<document>`` for a text); ``sizes`` fixes some sizes in every instance.
 
     Raises :class:`~derive.document.source.DocumentError` (a ``ValueError``) with
     ``file:line:column`` when the document cannot be read.
@@ -416,13 +419,13 @@ def check_document(text_or_path: str | Path, *, time_limit: float = TIME_LIMIT,
     'proven'
     """
     if isinstance(text_or_path, Path) or ("\n" not in str(text_or_path) and str(text_or_path).endswith(".md")):
-        path = Path(text_or_path)
+        file = Path(text_or_path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise DocumentError(f"cannot read the document: {error}", str(path)) from None
-        source = Source(text, str(path))
+            raise DocumentError(f"cannot read the document: {error}", path or str(file)) from None
+        source = Source(text, path or str(file))
     else:
-        source = Source(str(text_or_path))
+        source = Source(str(text_or_path), path or "<document>")
     return check(read_document(source), time_limit=time_limit, progress=progress, sizes=sizes)
 
