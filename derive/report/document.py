@@ -13,9 +13,7 @@ SCHEMA = "derive.check/1"
 
 
 def _counts(check) -> str:
-    statuses = [s.status for s in check.steps]
-    parts = [f"{statuses.count(k)} {k}" for k in ("proven", "refuted", "unproven") if statuses.count(k)]
-    return ", ".join(parts) or "no steps"
+    return _counts_of(check.steps) or "no steps"
 
 
 def _relation(relation) -> str:
