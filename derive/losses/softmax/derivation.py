@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property, partial
 
 import sympy
@@ -134,8 +135,6 @@ class SoftmaxCrossEntropy(ScoreLoss):
 
 def _step_name(step) -> str:
     """A step's name: the bold lead of its paragraph (``**Chain rule.**``), with its line."""
-    import re
-
     lead = re.match(r"\*\*(.+?)\.?\*\*", step.prose or "")
     return f"{lead.group(1)}, line {step.line}" if lead else f"line {step.line}"
 
