@@ -150,6 +150,8 @@ def document_latex(check, name: str, steps: bool = False) -> str:
             continue
         label = f"step {number}" if steps else "result"
         verdict = step.status + (f" ({step.reason})" if step.reason else "")
+        if step.except_where:
+            verdict += " except where " + " or ".join(_relation(e) for e in step.except_where)
         scope = f" [{step.scope}]" if step.scope else ""
         body.append(f"% {label}, line {step.line}: {verdict}{scope}")
         body.append(_aligned(step))
