@@ -234,3 +234,8 @@ $$ \frac{\partial L}{\partial x} = W^T g $$
     wrong = result.first_wrong
     assert result.status == "refuted" and "cannot multiply" in wrong.failure.missing
     assert "W^{T}" in wrong.mistake and "transpose is missing" in wrong.mistake
+
+
+def test_a_catalog_result_proven_off_its_kinks_says_where():
+    status, out, _ = call(["--loss", "multiclass-svm", "--classes", "2", "--features", "1"])
+    assert status == 0 and "% result, line" in out and "proven except where s_{" in out
