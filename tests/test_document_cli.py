@@ -239,3 +239,15 @@ $$ \frac{\partial L}{\partial x} = W^T g $$
 def test_a_catalog_result_proven_off_its_kinks_says_where():
     status, out, _ = call(["--loss", "multiclass-svm", "--classes", "2", "--features", "1"])
     assert status == 0 and "% result, line" in out and "proven except where s_{" in out
+
+
+@pytest.mark.parametrize("definitions, message", [
+    (r"$$ a_j = a_j + x_j $$", "a is defined in terms of itself"),
+    (r"$$ a_j = a_j $$", "cannot tell which values the index j takes in a"),
+    (r"$$ a = b + x_1 $$" "\n\n" r"$$ b = a $$", "defined in terms of itself"),
+])
+def test_a_definition_in_terms_of_itself_is_a_clear_error(definitions, message):
+    text = "Let $x \\in \\mathbb{R}^D$.\n\n" + definitions + "\n\n$$ \\frac{\\partial a_1}{\\partial x} = 0 $$\n"
+    with pytest.raises(derive.DocumentError, match=message) as raised:
+        derive.check_document(text)
+    assert raised.value.line == 3

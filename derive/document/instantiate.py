@@ -68,6 +68,7 @@ class Instance:
         self._depends: dict[tuple, bool] = {}
         self._primitive: dict[Symbol, Expr] = {}
         self._ranges: dict[tuple, tuple[int, int]] = {}
+        self._ranging: set[tuple] = set()  # families whose range is being read (``a_j = a_j + x_j``)
 
     # --- names -----------------------------------------------------------------------------
 
@@ -149,7 +150,7 @@ class Instance:
             count = len(definition.indices)
             member, entry = tuple(indices[:count]), indices[count:]
             if not indices and count == 1:
-                lower, upper = self.index_range(definition.indices[0], definition.value, {}, base)
+                lower, upper = self._position_range(base, 0, env)
                 return self._column(base, [self._defined(definition, (k,)) for k in range(lower, upper + 1)])
             if len(member) < count:
                 raise InstanceError(f"{base} needs {count} index(es)")
@@ -185,8 +186,8 @@ class Instance:
             raise InstanceError(f"{definition.base} is defined in terms of itself")
         self._defining.add(key)
         try:
-            for index, letter in zip(member, definition.indices):
-                lower, upper = self.index_range(letter, definition.value, {}, definition.base)
+            for position, index in enumerate(member):
+                lower, upper = self._position_range(definition.base, position, {})
                 if not lower <= index <= upper:
                     raise OutOfRange(f"{definition.base} has no member {index} here (it runs {lower}..{upper})")
             value = self.value(definition.value, dict(zip(definition.indices, member)))
@@ -246,7 +247,13 @@ class Instance:
         if definition is not None and position < len(definition.indices):
             key = (base, position)
             if key not in self._ranges:
-                self._ranges[key] = self.index_range(definition.indices[position], definition.value, {}, base)
+                if key in self._ranging:  # the family subscripts itself: that says nothing
+                    return None
+                self._ranging.add(key)
+                try:
+                    self._ranges[key] = self.index_range(definition.indices[position], definition.value, {}, base)
+                finally:
+                    self._ranging.discard(key)
             return self._ranges[key]
         return None
 
