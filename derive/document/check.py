@@ -175,6 +175,28 @@ def _inclusive(bounds: tuple[int, int]) -> tuple[int, int]:
     return bounds[0], bounds[1] + 1
 
 
+class Instances:
+    """Each instance made once per check, so that its symbols, definitions and their expansions
+    serve every step (an instance holds nothing a step changes)."""
+
+    def __init__(self, document: Document):
+        self.document = document
+        self._labelings: dict[tuple, list[dict[str, object]]] = {}
+        self._made: dict[tuple, Instance] = {}
+
+    def labelings(self, size: dict[str, int]) -> list[dict[str, object]]:
+        key = tuple(sorted(size.items()))
+        if key not in self._labelings:
+            self._labelings[key] = labelings(self.document, Instance(self.document, size, {}))
+        return self._labelings[key]
+
+    def at(self, size: dict[str, int], labels: dict[str, object]) -> Instance:
+        key = (tuple(sorted(size.items())), tuple(sorted(labels.items())))
+        if key not in self._made:
+            self._made[key] = Instance(self.document, size, labels)
+        return self._made[key]
+
+
 # --- one step ---------------------------------------------------------------------------------
 
 @dataclass
@@ -288,7 +310,8 @@ def _named_kink(at: Instance, kink):
 
 
 def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
-               time_limit: float = TIME_LIMIT) -> StepCheck:
+               time_limit: float = TIME_LIMIT, instances: Instances | None = None) -> StepCheck:
+    instances = instances or Instances(document)
     equation = step.equation
     check = StepCheck(equation.line, equation.column, equation_latex(equation), equation.source,
                       step.prose, "proven", boxed=equation.boxed)
@@ -301,8 +324,8 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
     statuses, reasons, except_where, entries = [], [], [], []
     for number, size in enumerate(sizes):
         try:
-            for labels in labelings(document, Instance(document, size, {})):
-                at = Instance(document, size, labels)
+            for labels in instances.labelings(size):
+                at = instances.at(size, labels)
                 verdict, found = decide(document, at, equation, indices, seed=number, time_limit=time_limit)
                 check.instances += max(1, len(found.entries))
                 if verdict is None:
@@ -338,13 +361,13 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
     return check
 
 
-def _check_definitions(document: Document, sizes: list[dict[str, int]]) -> None:
+def _check_definitions(document: Document, sizes: list[dict[str, int]], instances: Instances) -> None:
     """Every definition can be evaluated at every instance (ranges, shapes, names)."""
     for definition in document.definitions:
         for size in sizes:
             try:
-                for labels in labelings(document, Instance(document, size, {}))[:4]:
-                    at = Instance(document, size, labels)
+                for labels in instances.labelings(size)[:4]:
+                    at = instances.at(size, labels)
                     ranges = [at.index_range(letter, definition.value, {}, definition.base)
                               for letter in definition.indices]
                     for combo in itertools.product(*[range(a, b + 1) for a, b in ranges]):
@@ -360,12 +383,13 @@ def check(document: Document, *, time_limit: float = TIME_LIMIT,
     from derive.document.mistakes import name_mistake
 
     sizes = _override(document, size_values(document), sizes or {})
-    _check_definitions(document, sizes)
+    instances = Instances(document)
+    _check_definitions(document, sizes, instances)
     steps = []
     for number, step in enumerate(document.steps):
         if progress:
             progress(number, len(document.steps))
-        result = check_step(document, step, sizes, time_limit)
+        result = check_step(document, step, sizes, time_limit, instances)
         if result.status == "refuted" and result.failure is not None:
             result.mistake = name_mistake(document, step, result.failure)
         result.after_first_wrong = any(s.status == "refuted" for s in steps)

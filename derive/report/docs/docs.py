@@ -88,11 +88,9 @@ def _checked(text: str, path: str, time_limit: float):
     """A catalog document's check, once per process for the same text: its verdicts depend on
     nothing else (every random choice is seeded), and the pages are built from it several times
     in one test run."""
-    from derive.document.check import check
-    from derive.document.declare import read_document
-    from derive.document.source import Source
+    from derive.document import check_document
 
-    return check(read_document(Source(text, path)), time_limit=time_limit)
+    return check_document(text, path=path, time_limit=time_limit)
 
 
 def write_docs(out: Path, d: SoftmaxCrossEntropy, checked: list | None = None) -> list[Path]:
