@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import time
 from dataclasses import dataclass
 
 import sympy
@@ -44,7 +43,6 @@ from sympy import (
     Max,
     Mul,
     Piecewise,
-    Rational,
     Sum,
     Symbol,
     Wild,
@@ -407,12 +405,6 @@ def linear_score(sample) -> Expr:
     return Sum(X[sample, d] * w[d], (d, 0, D - 1)) + bias
 
 
-def _softmax(scores_of) -> tuple[Expr, Expr]:
-    """The loss ``-s_y + log sum_k e^{s_k}`` and its gradient in ``s_m``, for scores ``scores_of(k)``."""
-    partition = Sum(exp(scores_of(k)), (k, 0, K - 1))
-    return partition, exp(scores_of(m)) / partition
-
-
 def _softmax_lemmas() -> tuple[Lemma, ...]:
     partition = Sum(exp(s[k]), (k, 0, K - 1))
     return (
@@ -529,7 +521,6 @@ _PER_SAMPLE = {
     "mean-squared-error": _mse_lemmas,
 }
 
-_G = r"G_{i,c}"
 _CONCLUSIONS = {
     "softmax-cross-entropy": r"G_{i,k} = \frac{e^{S_{i,k}}}{\sum_{k'=0}^{K-1} e^{S_{i,k'}}} - \mathbb{1}[k = y_i]",
     "multiclass-svm": r"G_{i,k} = \begin{cases} \mathbb{1}[S_{i,k} - S_{i,y_i} + 1 > 0] & k \ne y_i \\"
