@@ -227,3 +227,78 @@ TOLERANCES: dict[str, Tolerance] = {
         ),
     ),
 }
+
+
+# --- Judging an implementation (``derive check-impl``) ------------------------------------------
+#
+# A user's loss and gradient are compared entry by entry with the float64 oracle, each entry
+# against its own rounding bound, derived from the dtype and the problem's conditioning:
+#
+#   scores:    |dS_ik|   <= (D + 1) u (|X| |W| + |b|)_ik           (any summation order)
+#   G = dl/dS: |dG_ik|   <= sensitivity_ik * max_k |dS_ik| + FUNCTION_ULPS u (|G_ik| + 1)
+#   gradient:  |d dW_ak| <= (|X|^T (|dG| + (N + 1) u |G|))_ak / N + 4 u reg |W_ak|
+#   loss:      |dL|      <= mean_i(loss_sensitivity_i max_k |dS_ik|) + (N + 1) u mean|l| + ...
+#
+# with u the unit roundoff of the user's dtype (2^-53 for float64, 2^-24 for float32).  These
+# are worst-case bounds, so a right implementation in any order of summation stays inside them;
+# the oracle's own float64 error (the same bound at u = 2^-53) is added.  An entry passes when
+# |user - oracle| <= SAFETY * bound + ULPS * spacing(oracle entry in the user's dtype).
+
+IMPLEMENTATION: dict[str, Limit] = {
+    "safety": Limit(
+        value=4.0,
+        why=(
+            "A factor over the worst-case rounding bound, for the first-order approximations in it "
+            "(e^(2 dS) - 1 ~ 2 dS) and for libraries whose exp and log are a few ulps off. The "
+            "bounds themselves are far above what right implementations reach (measured below), "
+            "so the factor costs little sharpness: at CS231n's size a gradient off by a relative "
+            "1e-6 still exceeds the float64 tolerance by orders of magnitude."
+        ),
+    ),
+    "ulps": Limit(
+        value=4.0,
+        why=(
+            "The smallest tolerance of any entry, in units in the last place of the user's dtype: "
+            "a result can be no closer than half an ulp to the true value once rounded, and "
+            "vectorised exp/log/divide are within 1-4 ulps. Entries the bound says are exact "
+            "(an SVM's indicator counts, a zero) still get these few ulps."
+        ),
+    ),
+    "function ulps": Limit(
+        value=16.0,
+        why=(
+            "The error of the elementary functions (exp, log, log1p, a division and a subtraction) "
+            "between the scores and G, in units of u relative to |G| + 1: a handful of roundings, "
+            "doubled for safety."
+        ),
+    ),
+    "oracle spot check": Limit(
+        value=1e-11,
+        why=(
+            "The float64 oracle against SymPy's own loss and diff at 50 digits, from the same "
+            "scores: a few roundings of exp and log per sample (about 1e-15 relative to the "
+            "sample's scale) and, for an entry of dL/dW, a sum of N products (at most (N + 1) u "
+            "relative to its scale; pairwise summation keeps it near log2(N) u). 1e-11 holds "
+            "up to N ~ 1e5 in the worst case; a transcription error of the closed form is off "
+            "in its first digits."
+        ),
+    ),
+    "extreme logits": Limit(
+        value=1e3,
+        why=(
+            "The score magnitude of the extreme trial: far past where exp overflows in float64 "
+            "(709.8) and float32 (88.7), so a softmax without the max-shift or a log of an "
+            "underflowed probability shows, while the true loss (at most about 2e3) and "
+            "gradient are ordinary numbers."
+        ),
+    ),
+    "kink margin": Limit(
+        value=64.0,
+        why=(
+            "A hinge's gradient jumps where a margin is 0, and there a right implementation may "
+            "take either side. A random input whose margin is within this many times its "
+            "rounding bound of 0 is drawn again (at most 20 times), so the indicators of the "
+            "user and of the oracle cannot legitimately differ."
+        ),
+    ),
+}

@@ -2,7 +2,8 @@
 
 From the bottom up: ``core`` (the loss-agnostic verifier) < ``proof`` (steps and derivations)
 < ``document`` (derivation documents: grammar, declarations, checker) < ``catalog`` (the shipped
-documents) < ``losses`` < ``report`` (printing, pages) < the front door (``cli``, ``testing``, the package
+documents) < ``losses`` < ``oracle`` (a batch loss's gradient proven for every size, evaluated
+at any size) < ``implementation`` (judging a user's code) < ``report`` (printing, pages) < the front door (``cli``, ``testing``, the package
 itself).  A module may import its own layer or a lower one.  The one exception is a presentation
 method (``_repr_latex_``, ``to_latex``) delegating to ``report`` from inside a function, as
 SymPy's objects do with its printers; those are listed here by name.  ``checks`` (the numeric
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["derive.core", "derive.proof", "derive.document", "derive.catalog", "derive.losses", "derive.report"]
+LAYERS = ["derive.core", "derive.proof", "derive.document", "derive.catalog", "derive.losses",
+          "derive.oracle", "derive.implementation", "derive.report"]
 TOP = len(LAYERS)  # derive/__init__.py, cli.py, __main__.py, testing.py, _version.py
 
 #: (importing module, imported module): function-level delegations to printing.

@@ -1,0 +1,1 @@
+"""Judging a user's implementation of a loss and its gradient against the oracle."""
