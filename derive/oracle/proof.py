@@ -321,10 +321,10 @@ def _refute(lemma: Lemma) -> tuple[str, SizedCounterexample | None]:
 
 
 def _refute_at(lemma: Lemma, sizes: dict[Symbol, int]) -> SizedCounterexample | None:
-    free = [index for index, _ in lemma.ranges]
-    choices = [range(int(sizes.get(size, 1) if size in sizes else 1)) for _, size in lemma.ranges]
     if any(size not in sizes for _, size in lemma.ranges):
         return None  # a range over a size the lemma does not name: nothing honest to try
+    free = [index for index, _ in lemma.ranges]
+    choices = [range(sizes[size]) for _, size in lemma.ranges]
     combos = [dict(zip(free, values)) for values in itertools.product(*choices)]
     truths, claims = [], []
     for combo in combos:
