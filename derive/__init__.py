@@ -4,6 +4,7 @@ from derive import testing
 from derive._version import __version__
 from derive.core import Counterexample, Verdict, VerificationInputError, verify, verify_identity
 from derive.document import DocumentCheck, DocumentError, check_document
+from derive.implementation import ImplementationReport, check_implementation
 from derive.losses.softmax import (
     MAX_CLASSES,
     MAX_FEATURES,
@@ -18,6 +19,7 @@ __all__ = [
     "DerivationVerdict",
     "DocumentCheck",
     "DocumentError",
+    "ImplementationReport",
     "MAX_CLASSES",
     "MAX_FEATURES",
     "ModelInputError",
@@ -27,6 +29,7 @@ __all__ = [
     "VerificationInputError",
     "__version__",
     "check_document",
+    "check_implementation",
     "softmax_cross_entropy",
     "testing",
     "verify",

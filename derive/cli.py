@@ -3,7 +3,9 @@
 ``derive --classes K ...`` prints the verified derivation (``--loss NAME`` any
 document of the catalog); ``derive check FILE...`` checks derivation documents;
 ``derive list`` names the catalog; ``derive docs ...`` writes the documentation
-and lists the files written.
+and lists the files written; ``derive check-impl FILE.py:FUNCTION`` judges a
+user's implementation of a loss and its gradient; ``derive --loss NAME
+--all-sizes`` prints the proof, for every size, of the closed form it is judged by.
 
 Every command returns its whole standard output as one text, and :func:`run`
 writes it in one place; every error, whatever the command, is raised as a
@@ -12,8 +14,10 @@ writes it in one place; every error, whatever the command, is raised as a
 
 Exit status:
 
-* 0 -- everything printed is proven (``derive docs``: and the files are written);
-* 1 -- something is refuted or unproven (the output is still complete);
+* 0 -- everything printed is proven (``derive docs``: and the files are written;
+  ``derive check-impl``: the implementation is correct);
+* 1 -- something is refuted or unproven (the output is still complete;
+  ``derive check-impl``: the implementation is wrong, unstable or crashed);
 * 2 -- bad input: the arguments, a model outside the bounds, or a document that
   cannot be read (then the message is followed by the offending line and a caret);
 * 3 -- output not written: standard output failed (a full disk, a character its
@@ -100,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Verify the softmax cross-entropy gradient dL/dw_m = (p_m - 1[m = y]) x "
         "with SymPy and print it as LaTeX; with --loss, any loss of the catalog.",
         epilog="Other commands: 'derive check FILE...' checks your own derivation written in "
-        "Markdown and LaTeX; 'derive list' names the catalog; 'derive docs' writes the "
+        "Markdown and LaTeX; 'derive check-impl FILE.py:FUNCTION' judges your code's loss and "
+        "gradient; 'derive list' names the catalog; 'derive docs' writes the "
         "documentation. Each has --help. " + STATUS_HELP,
     )
     parser.add_argument(
@@ -115,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--steps", action="store_true",
         help="also verify and print the seed's step-by-step route and the extra facts",
+    )
+    parser.add_argument(
+        "--all-sizes", action="store_true",
+        help="print the proof, for symbolic N, D and K, of the loss's batch closed form "
+        "(the oracle of 'derive check-impl'), lemma by lemma",
     )
     parser.add_argument(
         "--format", choices=("latex", "json"), default="latex",
@@ -162,6 +172,67 @@ def build_check_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_check_impl_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="derive check-impl",
+        description="Judge your implementation of a loss and its gradient: call it at random "
+        "inputs of the sizes given and at extreme scores (about 1e3), and compare its loss and "
+        "every gradient entry with the exact gradient, whose closed form is proven for every "
+        "size ('derive --loss NAME --all-sizes'). Names the usual mistakes (missing 1/N, "
+        "reg W for 2 reg W, a transposed gradient, the indicator on the wrong row, a missing "
+        "bias gradient, no max-shift). NOTE: this imports FILE.py and calls your function, so "
+        "it runs your code, as 'python FILE.py' would.",
+        epilog="Conventions: NumPy fn(W, X, y, reg) -> (loss, dW), with a bias "
+        "fn(W, b, X, y, reg) -> (loss, dW, db), reg optional; PyTorch the same parameters "
+        "returning the loss tensor (its autograd gradient is judged). Losses: "
+        "softmax-cross-entropy, multiclass-svm (W is D x K or K x D), logistic-regression, "
+        "mean-squared-error (w has D entries). Exit status: 0 correct, 1 wrong, numerically "
+        "unstable or crashed, 2 bad input (no such file or function, bad options), "
+        "3 output not written, 141 standard output closed early, silently.",
+    )
+    parser.add_argument("target", metavar="FILE.py:FUNCTION", help="the function to judge")
+    parser.add_argument("--loss", default="softmax-cross-entropy", metavar="NAME",
+                        help="the catalog loss it implements (default softmax-cross-entropy)")
+    parser.add_argument("--samples", "-N", type=_integer, default=None, metavar="N",
+                        help="samples per input (default 100)")
+    parser.add_argument("--features", "-D", type=_integer, default=None, metavar="D",
+                        help="features (default 30)")
+    parser.add_argument("--classes", "-K", type=_integer, default=None, metavar="K",
+                        help="classes (default 10; 1 for the one-score losses)")
+    parser.add_argument("--reg", type=_number, default=None, metavar="R",
+                        help="the penalty passed to the function (default 0.1 when it takes one)")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="the dtype of the inputs (default float64)")
+    parser.add_argument("--layout", choices=("DxK", "KxD"), default=None,
+                        help="W's shape (default: told from which one the function accepts)")
+    parser.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None,
+                        help="whether the second parameter is a bias (default: when it is named "
+                        "b, bias or c)")
+    parser.add_argument("--framework", choices=("numpy", "torch"), default=None,
+                        help="call with NumPy arrays or torch tensors (default: torch when the "
+                        "file imports torch)")
+    parser.add_argument("--weight-scale", type=_number, default=None, metavar="S",
+                        help="standard deviation of the random weights (default 2/sqrt(D))")
+    parser.add_argument("--trials", type=_integer, default=3, metavar="T",
+                        help="random inputs, besides the extreme one (default 3)")
+    parser.add_argument("--seed", type=_integer, default=0, metavar="S",
+                        help="seed of the random inputs (default 0)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="output format (default text; json's schema is in the README)")
+    return parser
+
+
+def _number(text: str) -> float:
+    """A finite decimal number (float() of the text, no eval)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def build_list_parser() -> argparse.ArgumentParser:
     return _Parser(prog="derive list", description="Name the losses of the catalog: each is a "
                    "derivation document shipped with derive, checked in its tests; "
@@ -202,7 +273,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     command: Callable[[list[str]], tuple[str, int]]
-    commands = {"docs": _docs, "check": _check, "list": _list}
+    commands = {"docs": _docs, "check": _check, "check-impl": _check_impl, "list": _list}
     if argv[:1] and argv[0] in commands:
         prog, command, argv = f"derive {argv[0]}", commands[argv[0]], argv[1:]
     else:
@@ -241,6 +312,8 @@ def _derive(argv: list[str]) -> tuple[str, int]:
 
     parser = build_parser()
     args = _arguments(parser, argv)
+    if args.all_sizes:
+        return _all_sizes(args)
     if args.loss not in (None, SEED):
         return _catalog_loss(args)
     if args.samples is not None:
@@ -287,6 +360,62 @@ def _catalog_loss(args) -> tuple[str, int]:
     else:
         text = document_latex(checked, found.name, steps=args.steps)
     return text + "\n", EXIT_PROVEN if checked.status == "proven" else EXIT_NOT_PROVEN
+
+
+def _all_sizes(args) -> tuple[str, int]:
+    """``derive --loss NAME --all-sizes``: the closed form's proof for symbolic sizes."""
+    from derive.catalog import SEED, UnknownLossError
+    from derive.oracle.proof import all_sizes_proof
+    from derive.report.all_sizes import all_sizes_json, all_sizes_text
+
+    given = [option for option, value in (("--classes", args.classes), ("--features", args.features),
+                                          ("--samples", args.samples), ("--label", args.label))
+             if value is not None] + (["--steps"] if args.steps else [])
+    if given:
+        raise CommandError(f"--all-sizes proves the closed form for symbolic sizes: drop "
+                           f"{', '.join(given)}", EXIT_BAD_INPUT)
+    try:
+        proof = all_sizes_proof(args.loss or SEED)
+    except (UnknownLossError, ValueError) as error:
+        raise CommandError(_message(error), EXIT_BAD_INPUT) from None
+    if args.format == "json":
+        text = json.dumps(all_sizes_json(proof), indent=2)
+    else:
+        text = all_sizes_text(proof)
+    return text + "\n", EXIT_PROVEN if proof.proven else EXIT_NOT_PROVEN
+
+
+def _check_impl(argv: list[str]) -> tuple[str, int]:
+    """``derive check-impl``: load the function, judge it, print the report."""
+    from derive.catalog import UnknownLossError
+    from derive.implementation import check_implementation
+    from derive.implementation.conventions import ConventionError
+    from derive.implementation.loader import LoadError, load_function
+    from derive.report.implementation import implementation_json, implementation_text
+
+    args = _arguments(build_check_impl_parser(), argv)
+    progress = _progress_for("derive check-impl")
+    try:
+        fn = load_function(args.target)
+        report = check_implementation(
+            fn, args.loss, samples=args.samples, features=args.features, classes=args.classes,
+            reg=args.reg, dtype=args.dtype, layout=args.layout, bias=args.bias,
+            framework=args.framework, weight_scale=args.weight_scale, trials=args.trials,
+            seed=args.seed, progress=progress)
+    except (LoadError, ConventionError, UnknownLossError, ValueError) as error:
+        raise CommandError(_message(error), EXIT_BAD_INPUT) from None
+    if args.format == "json":
+        text = json.dumps(implementation_json(report), indent=2)
+    else:
+        text = implementation_text(report, source=args.target.rpartition(":")[0])
+    return text + "\n", EXIT_PROVEN if report.ok else EXIT_NOT_PROVEN
+
+
+def _message(error: Exception) -> str:
+    """An exception's message without the quotes KeyError puts around it."""
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])
+    return str(error)
 
 
 def _check(argv: list[str]) -> tuple[str, int]:

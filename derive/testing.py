@@ -61,3 +61,34 @@ def assert_derivation(text_or_path, *, time_limit: float = DEFAULT_TIME_LIMIT) -
     result = check_document(text_or_path, time_limit=time_limit)
     if result.status != "proven":
         raise AssertionError(f"derivation {result.status}:\n{result}")
+
+
+def assert_implementation(fn, loss: str = "softmax-cross-entropy", **options) -> None:
+    """Pass silently if ``fn`` computes catalog loss ``loss`` and its gradient correctly.
+
+    ``options`` are those of :func:`derive.check_implementation` (``samples``, ``features``,
+    ``classes``, ``reg``, ``dtype``, ``layout``, ``bias``, ``framework``, ...).  Raise
+    ``AssertionError`` with the whole report otherwise: the verdict (wrong, numerically unstable
+    or crashed), the named mistake when there is one, and the worst entry against its exact value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def mse_loss(w, X, t, reg):
+    ...     residuals = X @ w - t
+    ...     loss = np.mean(residuals**2) + reg * np.sum(w * w)
+    ...     return loss, X.T @ residuals / len(t) + 2 * reg * w  # forgot the 2 of (s - t)^2
+    >>> assert_implementation(mse_loss, "mean-squared-error", samples=20, features=4)
+    Traceback (most recent call last):
+    ...
+    AssertionError: mse_loss is wrong: missing factor 2
+    ...
+    """
+    __tracebackhide__ = True
+    from derive.implementation import check_implementation
+
+    report = check_implementation(fn, loss, **options)
+    if not report.ok:
+        headline = f"{report.function} is {report.verdict}" + (
+            f": {report.mistake}" if report.mistake else "")
+        raise AssertionError(f"{headline}\n{report}")

@@ -26,6 +26,7 @@ PRESENTATION = {
     ("derive.proof.step", "derive.report.latex"),
     ("derive.losses.softmax.derivation", "derive.report.latex"),
     ("derive.document.check", "derive.report.document"),
+    ("derive.implementation.check", "derive.report.implementation"),
 }
 
 

@@ -1,0 +1,406 @@
+"""``check_implementation``: judge a user's loss and gradient against the proven oracle.
+
+The function is called at several random inputs of the requested sizes and at one with extreme
+scores (about 1e3 in magnitude); at each, its loss and every entry of its gradient are compared
+with the oracle's (``derive.oracle.batch``), whose closed form is proven for every size
+(``derive.oracle.proof``) and whose float64 evaluation is spot-checked at 50 digits
+(``derive.oracle.reference``).  The verdict is one of:
+
+* ``correct``: every value within its tolerance at every input;
+* ``wrong``: some value outside its tolerance, with the known mistake it matches if any;
+* ``unstable``: NaN or inf where the true values are finite (exp overflowing, log of 0);
+* ``crashed``: the function raised, or returned something that is not a loss and gradient.
+
+Sizes are bounded (``MAX_ENTRIES`` numbers per array) so a check never exhausts memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from checks.tolerances import IMPLEMENTATION
+from derive.implementation.conventions import (
+    D_BY_K, K_BY_D, NUMPY, TORCH, VECTOR, Convention, ConventionError, Output, UserCodeError,
+    call, infer_bias, infer_framework, infer_reg,
+)
+from derive.implementation.judge import Comparison, compare, score_errors, tolerances
+from derive.implementation.mistakes import (
+    Mistake, name_gradient_mistake, name_instability, name_loss_mistake,
+)
+from derive.oracle.batch import BINARY_LABELS, CLASS_LABELS, BatchLoss, Problem, batch_loss
+from derive.oracle.proof import LOSSES_PROVEN_FOR_EVERY_SIZE, AllSizesProof, all_sizes_proof
+from derive.oracle.reference import SpotCheck, spot_check
+
+CORRECT, WRONG, UNSTABLE, CRASHED = "correct", "wrong", "unstable", "crashed"
+
+#: The largest array (N x D, D x K or N x K) a check builds: 2e7 float64 numbers, 160 MB.
+MAX_ENTRIES = 20_000_000
+#: Random inputs per check (the extreme-logits input comes on top).
+DEFAULT_TRIALS = 3
+#: Sizes when none are given: D and K differ, so the layout of W shows in its shape.
+DEFAULT_SIZES = {"samples": 100, "features": 30, "classes": 10}
+#: The penalty when the function takes ``reg``: large enough that 2 reg W is visible beside the
+#: data term, so "reg W instead of 2 reg W" cannot hide in the rounding.
+DEFAULT_REG = 0.1
+_EXTREME = IMPLEMENTATION["extreme logits"].value
+_KINK_MARGIN = IMPLEMENTATION["kink margin"].value
+_REDRAWS = 20
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One input and how the user's outputs compared there."""
+
+    kind: str  # "random" or "extreme logits"
+    seed: int
+    largest_score: float
+    loss: Comparison
+    weights: Comparison
+    bias: Comparison | None
+    problem: Problem = field(repr=False)
+
+    @property
+    def comparisons(self) -> tuple[Comparison, ...]:
+        return tuple(c for c in (self.loss, self.weights, self.bias) if c is not None)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.comparisons)
+
+    @property
+    def finite(self) -> bool:
+        return all(c.finite for c in self.comparisons)
+
+
+@dataclass(frozen=True)
+class OracleStatus:
+    """Why the oracle is trusted at these sizes: its all-sizes proof and its spot checks."""
+
+    proof: AllSizesProof | None
+    spot_checks: tuple[SpotCheck, ...]
+
+    @property
+    def proven_for_every_size(self) -> bool:
+        return self.proof is not None and self.proof.proven
+
+    @property
+    def spot_checks_ok(self) -> bool:
+        return all(check.ok for check in self.spot_checks)
+
+
+@dataclass(frozen=True)
+class ImplementationReport:
+    """The verdict on one implementation, with everything measured to reach it."""
+
+    function: str
+    loss: str
+    convention: Convention | None
+    sizes: dict
+    dtype: str
+    reg: float
+    trials: tuple[Trial, ...]
+    verdict: str
+    mistake: str | None
+    explanation: str | None
+    oracle: OracleStatus
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == CORRECT
+
+    def __str__(self) -> str:
+        from derive.report.implementation import implementation_text
+
+        return implementation_text(self)
+
+
+def check_implementation(
+    fn: Callable,
+    loss: str = "softmax-cross-entropy",
+    *,
+    samples: int | None = None,
+    features: int | None = None,
+    classes: int | None = None,
+    reg: float | None = None,
+    dtype="float64",
+    layout: str | None = None,
+    bias: bool | None = None,
+    framework: str | None = None,
+    weight_scale: float | None = None,
+    trials: int = DEFAULT_TRIALS,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> ImplementationReport:
+    """Judge ``fn``'s loss and gradient of catalog loss ``loss`` against the proven oracle.
+
+    ``samples``, ``features`` and ``classes`` are N, D and K (``classes`` is 1 for the one-score
+    losses); ``reg`` the penalty passed to ``fn`` (0.1 by default when it takes one); ``dtype``
+    ``"float64"`` or ``"float32"``; ``layout`` ``"DxK"`` or ``"KxD"`` (told from the shapes by
+    default); ``bias`` and ``framework`` (``"numpy"`` or ``"torch"``) from the signature and the
+    function's module by default; ``weight_scale`` the standard deviation of the random weights
+    (default ``2 / sqrt(D)``, scores of a few units).  Raises ``ConventionError`` (or ``ValueError``
+    for sizes out of range, ``UnknownLossError`` for a loss not in the catalog) for bad
+    arguments; the function's own failures are its verdict.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def softmax_loss(W, X, y, reg):
+    ...     scores = X @ W
+    ...     scores = scores - scores.max(axis=1, keepdims=True)
+    ...     log_p = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+    ...     n = len(y)
+    ...     loss = -log_p[np.arange(n), y].mean() + reg * np.sum(W * W)
+    ...     dscores = np.exp(log_p)
+    ...     dscores[np.arange(n), y] -= 1
+    ...     return loss, X.T @ dscores / n + 2 * reg * W
+    >>> report = check_implementation(softmax_loss, samples=20, features=5, classes=3)
+    >>> report.verdict, report.oracle.proven_for_every_size
+    ('correct', True)
+    >>> def forgot_mean(W, X, y, reg):
+    ...     loss, dW = softmax_loss(W, X, y, reg)
+    ...     return loss, dW + (len(y) - 1) * (dW - 2 * reg * W)
+    >>> report = check_implementation(forgot_mean, samples=20, features=5, classes=3)
+    >>> report.verdict, report.mistake
+    ('wrong', 'missing 1/N')
+    """
+    started = time.perf_counter()
+    say = progress or (lambda line: None)
+    oracle_loss = batch_loss(loss)
+    dtype = _dtype(dtype)
+    sizes = _sizes(oracle_loss, samples, features, classes)
+    if not isinstance(trials, int) or isinstance(trials, bool) or not 1 <= trials <= 100:
+        raise ValueError(f"trials must be an integer from 1 to 100, not {trials!r}")
+    with_bias = infer_bias(fn, bias)
+    convention_parts = dict(framework=infer_framework(fn, framework), bias=with_bias,
+                            takes_reg=infer_reg(fn, with_bias))
+    if convention_parts["framework"] == TORCH:
+        _require_torch()
+    penalty = _penalty(reg, convention_parts["takes_reg"])
+    layouts = _layouts(oracle_loss, layout, sizes)
+    name = getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
+
+    proof = all_sizes_proof(loss) if loss in LOSSES_PROVEN_FOR_EVERY_SIZE else None
+    kinds = [("random", index) for index in range(trials)] + [("extreme logits", trials)]
+    results: list[Trial] = []
+    spots: list[SpotCheck] = []
+    convention: Convention | None = None
+    verdict, mistake = CORRECT, None
+
+    def report(verdict, mistake, convention):
+        return ImplementationReport(
+            function=name, loss=loss, convention=convention, sizes=sizes,
+            dtype=np.dtype(dtype).name, reg=penalty, trials=tuple(results), verdict=verdict,
+            mistake=mistake.name if mistake else None,
+            explanation=mistake.explanation if mistake else None,
+            oracle=OracleStatus(proof, tuple(spots)), seconds=time.perf_counter() - started)
+
+    for kind, index in kinds:
+        say(f"{name}: {kind} input {index + 1} of {len(kinds)}")
+        problem = _draw(oracle_loss, sizes, with_bias, penalty, dtype, weight_scale, seed, index,
+                        extreme=kind != "random")
+        try:
+            if convention is None:
+                convention, output = _first_call(fn, oracle_loss, layouts, convention_parts,
+                                                 problem, dtype)
+            else:
+                output = call(fn, convention, oracle_loss, problem, dtype)
+        except UserCodeError as error:
+            return report(CRASHED, Mistake("crashed", f"{name} {error}"), convention)
+        exact = oracle_loss.evaluate(problem)
+        if index in (0, trials):
+            spots.append(spot_check(oracle_loss, problem, exact, seed=seed + index))
+        output = _one_score_shapes(output, exact)
+        shaped = _shape_mistake(output, exact, convention)
+        if shaped is not None:
+            return report(WRONG, shaped, convention)
+        limits = tolerances(oracle_loss, problem, exact, dtype)
+        trial = Trial(
+            kind, seed, float(np.abs(exact.scores).max()),
+            compare("loss", output.loss, exact.loss, limits.loss, dtype),
+            compare("dW", output.weights, exact.weights, limits.weights, dtype),
+            None if exact.bias is None else compare("db", output.bias, exact.bias, limits.bias,
+                                                    dtype),
+            problem,
+        )
+        results.append(trial)
+        if trial.ok or verdict != CORRECT:
+            continue
+        if not trial.finite:
+            verdict, mistake = UNSTABLE, name_instability(
+                oracle_loss, problem, exact, trial.loss.finite,
+                trial.weights.finite and (trial.bias is None or trial.bias.finite), dtype)
+            continue
+        verdict = WRONG
+        if not (trial.weights.ok and (trial.bias is None or trial.bias.ok)):
+            mistake = name_gradient_mistake(oracle_loss, problem, exact, output.weights,
+                                            output.bias, limits, dtype)
+        else:
+            mistake = name_loss_mistake(oracle_loss, problem, exact, output.loss, limits.loss)
+    return report(verdict, mistake, convention)
+
+
+def _first_call(fn, loss: BatchLoss, layouts, parts, problem, dtype) -> tuple[Convention, Output]:
+    """Call in the first layout that runs; the error of the first when none does."""
+    first_error = None
+    for layout in layouts:
+        convention = Convention(layout=layout, **parts)
+        try:
+            return convention, call(fn, convention, loss, problem, dtype)
+        except UserCodeError as error:
+            first_error = first_error or error
+    raise first_error
+
+
+def _one_score_shapes(output: Output, exact) -> Output:
+    """A one-score loss's ``dw`` as ``(D, 1)`` or ``(1, D)`` and ``db`` as ``(1,)`` are taken as
+    the vector and the number they hold."""
+    if exact.weights.ndim != 1:
+        return output
+    weights = output.weights
+    if weights.ndim == 2 and 1 in weights.shape and weights.size == exact.weights.size:
+        weights = weights.reshape(exact.weights.shape)
+    bias = output.bias
+    if bias is not None and np.size(bias) == 1:
+        bias = np.asarray(bias).reshape(())
+    return Output(output.loss, weights, bias, output.weights_shape)
+
+
+def _shape_mistake(output: Output, exact, convention: Convention) -> Mistake | None:
+    expected = exact.weights.shape  # D x K, the oracle's layout (call() transposed K x D back)
+    returned = output.weights.shape
+    in_user_layout = expected[::-1] if convention.layout == K_BY_D else expected
+    if returned != expected and returned == expected[::-1]:
+        return Mistake("transposed gradient",
+                       f"dW has shape {_shape(output.weights_shape)}, the transpose of W's "
+                       f"{_shape(in_user_layout)}: return the gradient in W's own layout")
+    if returned != expected:
+        return Mistake("wrong shape", f"dW has shape {_shape(output.weights_shape)}, "
+                       f"W has {_shape(in_user_layout)}")
+    if exact.bias is not None and np.shape(output.bias) != exact.bias.shape:
+        return Mistake("wrong shape", f"db has shape {_shape(np.shape(output.bias))}, "
+                       f"b has {_shape(exact.bias.shape)}")
+    return None
+
+
+def _shape(shape) -> str:
+    return " x ".join(str(n) for n in shape) or "()"
+
+
+def _dtype(dtype) -> np.dtype:
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, not {dtype!r}")
+    return resolved
+
+
+def _sizes(loss: BatchLoss, samples, features, classes) -> dict:
+    sizes = {
+        "samples": DEFAULT_SIZES["samples"] if samples is None else samples,
+        "features": DEFAULT_SIZES["features"] if features is None else features,
+        "classes": (1 if loss.one_score else DEFAULT_SIZES["classes"]) if classes is None else classes,
+    }
+    for key, value in sizes.items():
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{key} must be a positive integer, not {value!r}")
+    if loss.one_score and sizes["classes"] != 1:
+        raise ValueError(f"{loss.name} has one score per sample: classes must be 1, "
+                         f"not {sizes['classes']}")
+    if loss.labels == CLASS_LABELS and sizes["classes"] < 2:
+        raise ValueError(f"{loss.name} needs at least 2 classes, not {sizes['classes']}")
+    n, d, k = sizes["samples"], sizes["features"], sizes["classes"]
+    if max(n * d, d * k, n * k) > MAX_ENTRIES:
+        raise ValueError(f"N x D, D x K and N x K must each be at most {MAX_ENTRIES:,} numbers "
+                         f"(here N = {n}, D = {d}, K = {k})")
+    return {key: int(value) for key, value in sizes.items()}
+
+
+def _penalty(reg, takes_reg: bool) -> float:
+    if not takes_reg:
+        if reg not in (None, 0, 0.0):
+            raise ConventionError("the function takes no reg parameter, so reg must be 0")
+        return 0.0
+    value = DEFAULT_REG if reg is None else reg
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            np.isfinite(value) and value >= 0):
+        raise ValueError(f"reg must be a finite number >= 0, not {value!r}")
+    return float(value)
+
+
+def _layouts(loss: BatchLoss, layout, sizes) -> tuple[str, ...]:
+    if loss.one_score:
+        if layout not in (None, VECTOR):
+            raise ConventionError(f"{loss.name} takes a weight vector: no layout to choose")
+        return (VECTOR,)
+    if layout is None:
+        if sizes["features"] == sizes["classes"]:
+            raise ConventionError("D = K: the layout of W cannot be told from its shape; "
+                                  "give layout 'DxK' or 'KxD' (or different sizes)")
+        return (D_BY_K, K_BY_D)
+    if layout not in (D_BY_K, K_BY_D):
+        raise ConventionError(f"layout must be {D_BY_K!r} or {K_BY_D!r}, not {layout!r}")
+    return (layout,)
+
+
+def _require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ConventionError("this function uses torch, which is not installed: "
+                              "pip install 'derive[torch]'") from None
+
+
+def _draw(loss: BatchLoss, sizes, with_bias: bool, reg: float, dtype, weight_scale, seed: int,
+          index: int, extreme: bool) -> Problem:
+    """A random input in ``dtype`` (kept as its exact float64 values), off the hinge's kinks."""
+    n, d, k = sizes["samples"], sizes["features"], sizes["classes"]
+    scale = 2 / np.sqrt(d) if weight_scale is None else weight_scale
+    for attempt in range(_REDRAWS):
+        rng = np.random.default_rng([seed, index, attempt])
+        shape = (d,) if loss.one_score else (d, k)
+        weights = rng.normal(size=shape) * scale
+        bias_values = rng.normal(size=() if loss.one_score else (k,)) if with_bias else None
+        X = rng.normal(size=(n, d))
+        if loss.labels == CLASS_LABELS:
+            labels = rng.integers(0, k, size=n)
+        elif loss.labels == BINARY_LABELS:
+            labels = rng.integers(0, 2, size=n)
+        else:
+            labels = rng.normal(size=n)
+        if extreme:
+            scores = X @ weights + (0 if bias_values is None else bias_values)
+            factor = _EXTREME / max(float(np.abs(scores).max()), np.finfo(float).tiny)
+            weights = weights * factor
+            bias_values = None if bias_values is None else bias_values * factor
+        problem = Problem(
+            weights=_exactly(weights, dtype),
+            bias=None if bias_values is None else _exactly(np.asarray(bias_values), dtype),
+            X=_exactly(X, dtype),
+            y=labels if loss.labels != "target" else _exactly(labels, dtype),
+            reg=reg,
+        )
+        if loss.kink_distance is None:
+            return problem
+        distance = loss.kink_distance(problem.scores(), problem.y)
+        if np.all(distance > _KINK_MARGIN * score_errors(loss, problem, dtype)):
+            return problem
+    return problem  # practically unreachable: margins of random floats are not 0
+
+
+def _exactly(values: np.ndarray, dtype) -> np.ndarray:
+    """``values`` rounded to ``dtype``, held as float64 (exactly the same numbers)."""
+    return np.asarray(values).astype(dtype).astype(np.float64)
+
+
+__all__ = [
+    "CORRECT", "CRASHED", "ConventionError", "ImplementationReport", "OracleStatus", "Trial",
+    "UNSTABLE", "WRONG", "check_implementation", "NUMPY", "TORCH",
+]

@@ -1,0 +1,243 @@
+"""How a user's function is called, and what it returns, in each supported convention.
+
+Two frameworks:
+
+* NumPy, CS231n's convention: ``fn(W, X, y, reg) -> (loss, dW)``, or with a bias
+  ``fn(W, b, X, y, reg) -> (loss, dW, db)``; without ``reg`` (three or four parameters) the
+  penalty is 0.  The returned gradient is what is judged.
+* PyTorch: the same parameters as tensors, returning the loss as a 0-d tensor; its autograd
+  gradient (``W.grad``, ``b.grad`` after ``loss.backward()``) is what is judged.
+
+Two layouts of the weights for the classifiers: ``D x K`` (CS231n: ``scores = X @ W``) and
+``K x D`` (a row per class: ``scores = X @ W.T``).  One-score losses take a vector ``w``.
+
+A function is recognised by its signature (a second parameter named ``b``, ``bias`` or ``c`` is
+the bias) and by the module it comes from (a module that imported ``torch`` is called with
+tensors); :class:`Convention` says what was chosen, and every choice can be given instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from derive.oracle.batch import CLASS_LABELS, BatchLoss, Problem
+
+NUMPY, TORCH = "numpy", "torch"
+D_BY_K, K_BY_D, VECTOR = "DxK", "KxD", "vector"
+BIAS_NAMES = ("b", "bias", "c", "bias_vector", "intercept")
+
+
+class ConventionError(ValueError):
+    """The function's calling convention cannot be used or told (a caller's error, not a
+    failure of the function being judged)."""
+
+
+class UserCodeError(Exception):
+    """The judged function raised, or returned something that is not a loss and its gradient.
+
+    ``message`` is one line, such as ``"ValueError: shapes (5,4) and (3,7) not aligned"``.
+    """
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How the judged function is called.
+
+    Examples
+    --------
+    >>> Convention(NUMPY, D_BY_K, bias=False, takes_reg=True).describe()
+    'numpy, fn(W, X, y, reg) -> (loss, dW), W is D x K'
+    >>> Convention(TORCH, K_BY_D, bias=True, takes_reg=False).describe()
+    'torch, fn(W, b, X, y) -> loss (autograd), W is K x D'
+    """
+
+    framework: str
+    layout: str
+    bias: bool
+    takes_reg: bool
+
+    def describe(self) -> str:
+        weights = "w" if self.layout == VECTOR else "W"
+        parameters = [weights] + (["b"] if self.bias else []) + ["X", "y"] + (
+            ["reg"] if self.takes_reg else [])
+        if self.framework == NUMPY:
+            returned = f"(loss, d{weights}" + (", db)" if self.bias else ")")
+        else:
+            returned = "loss (autograd)"
+        shape = {D_BY_K: "W is D x K", K_BY_D: "W is K x D", VECTOR: "w has D entries"}[self.layout]
+        return f"{self.framework}, fn({', '.join(parameters)}) -> {returned}, {shape}"
+
+
+@dataclass(frozen=True)
+class Output:
+    """What the function returned, as float64 arrays in the oracle's layout (``D x K``)."""
+
+    loss: float
+    weights: np.ndarray | None
+    bias: np.ndarray | None
+    weights_shape: tuple[int, ...] | None  # as returned, before any transposition
+
+
+def parameters(fn) -> list[str]:
+    """The names of ``fn``'s positional parameters (``ConventionError`` if it has none to read).
+
+    Examples
+    --------
+    >>> parameters(lambda W, X, y, reg: None)
+    ['W', 'X', 'y', 'reg']
+    """
+    if not callable(fn):
+        raise ConventionError(f"{fn!r} is not callable")
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as error:
+        raise ConventionError(f"cannot read the parameters of {fn!r}: {error}") from None
+    return [
+        p.name for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+
+
+def infer_bias(fn, bias: bool | None) -> bool:
+    """``bias`` if given, else whether the second parameter is named like a bias."""
+    names = parameters(fn)
+    if bias is not None:
+        return bias
+    return len(names) >= 2 and names[1].lower() in BIAS_NAMES
+
+
+def infer_reg(fn, bias: bool) -> bool:
+    """Whether ``fn`` takes ``reg``: one parameter more than ``W, [b,] X, y``."""
+    names = parameters(fn)
+    needed = 4 if bias else 3
+    if len(names) not in (needed, needed + 1):
+        expected = "W, b, X, y[, reg]" if bias else "W, X, y[, reg]"
+        raise ConventionError(
+            f"{getattr(fn, '__name__', 'the function')}({', '.join(names)}) does not take "
+            f"({expected}): {len(names)} required parameters, expected {needed} or {needed + 1}")
+    return len(names) == needed + 1
+
+
+def infer_framework(fn, framework: str | None) -> str:
+    """``framework`` if given, else torch when the function's module imported torch."""
+    if framework is not None:
+        if framework not in (NUMPY, TORCH):
+            raise ConventionError(f"framework must be {NUMPY!r} or {TORCH!r}, not {framework!r}")
+        return framework
+    namespace = getattr(inspect.unwrap(fn), "__globals__", {})
+    uses_torch = any(getattr(value, "__name__", "").split(".")[0] == "torch"
+                     for value in namespace.values() if inspect.ismodule(value))
+    return TORCH if uses_torch else NUMPY
+
+
+def call(fn, convention: Convention, loss: BatchLoss, problem: Problem, dtype) -> Output:
+    """Call ``fn`` on ``problem`` (cast to ``dtype``) in ``convention``; :class:`UserCodeError`
+    when it raises or returns something else than a loss and gradients."""
+    weights = problem.weights.T if convention.layout == K_BY_D else problem.weights
+    arguments = [weights.astype(dtype)]
+    if convention.bias:
+        arguments.append(problem.bias.astype(dtype))
+    labels = problem.y.astype(np.int64) if loss.labels == CLASS_LABELS else problem.y
+    arguments += [problem.X.astype(dtype), labels]
+    if convention.takes_reg:
+        arguments.append(problem.reg)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # overflow in the user's exp is reported, not warned
+        if convention.framework == TORCH:
+            output = _call_torch(fn, arguments, convention, loss, dtype)
+        else:
+            output = _call_numpy(fn, arguments, convention)
+    if convention.layout == K_BY_D and output.weights is not None:
+        return Output(output.loss, output.weights.T, output.bias, output.weights_shape)
+    return output
+
+
+def _call_numpy(fn, arguments, convention: Convention) -> Output:
+    result = _run(fn, arguments)
+    expected = 3 if convention.bias else 2
+    names = "(loss, dW, db)" if convention.bias else "(loss, dW)"
+    if not isinstance(result, (tuple, list)) or len(result) != expected:
+        raise UserCodeError(f"returned {_kind(result)}, not {names}")
+    loss = _scalar(result[0], "the loss")
+    weights = _array(result[1], "dW")
+    bias = _array(result[2], "db") if convention.bias else None
+    return Output(loss, weights, bias, weights.shape)
+
+
+def _call_torch(fn, arguments, convention: Convention, loss: BatchLoss, dtype) -> Output:
+    import torch  # the optional extra: only a torch function gets here
+
+    tensor_dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[
+        np.dtype(dtype)]
+    tensors = []
+    for position, value in enumerate(arguments):
+        if isinstance(value, float):
+            tensors.append(value)
+        elif value.dtype.kind == "f":
+            tensor = torch.tensor(value, dtype=tensor_dtype)
+            differentiated = position == 0 or (convention.bias and position == 1)
+            tensors.append(tensor.requires_grad_() if differentiated else tensor)
+        else:
+            tensors.append(torch.tensor(value))
+    if loss.labels != CLASS_LABELS:  # 0/1 labels and real targets are floats for torch's losses
+        position = 3 if convention.bias else 2
+        tensors[position] = torch.tensor(arguments[position], dtype=tensor_dtype)
+    result = _run(fn, tensors)
+    if not isinstance(result, torch.Tensor) or result.numel() != 1:
+        raise UserCodeError(f"returned {_kind(result)}, not the loss as a one-element tensor")
+    if not result.requires_grad:
+        raise UserCodeError("returned a loss that autograd cannot differentiate (no grad_fn)")
+    try:
+        result.reshape(()).backward()
+    except Exception as error:  # the user's graph: any failure of backward is theirs
+        raise UserCodeError(f"loss.backward() raised {type(error).__name__}: {_line(error)}") from None
+    weights_tensor = tensors[0]
+    if weights_tensor.grad is None:
+        raise UserCodeError("the loss does not depend on W (autograd gave no gradient)")
+    weights = weights_tensor.grad.detach().numpy().astype(np.float64)
+    bias = None
+    if convention.bias:
+        grad = tensors[1].grad
+        bias = np.zeros(arguments[1].shape) if grad is None else grad.detach().numpy().astype(
+            np.float64)
+    return Output(float(result.detach().reshape(())), weights, bias, weights.shape)
+
+
+def _run(fn, arguments):
+    try:
+        return fn(*arguments)
+    except Exception as error:  # the judged code's own failure, reported as its verdict
+        raise UserCodeError(f"raised {type(error).__name__}: {_line(error)}") from None
+
+
+def _line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else "(no message)"
+
+
+def _kind(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def _scalar(value, what: str) -> float:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserCodeError(f"{what} is {_kind(value)}, not a number") from None
+    if array.size != 1:
+        raise UserCodeError(f"{what} has shape {array.shape}, not a single number")
+    return float(array.reshape(()))
+
+
+def _array(value, what: str) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserCodeError(f"{what} is {_kind(value)}, not an array of numbers") from None
+    return array
