@@ -33,6 +33,7 @@ Exit status:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -396,12 +397,14 @@ def _check_impl(argv: list[str]) -> tuple[str, int]:
     args = _arguments(build_check_impl_parser(), argv)
     progress = _progress_for("derive check-impl")
     try:
-        fn = load_function(args.target)
-        report = check_implementation(
-            fn, args.loss, samples=args.samples, features=args.features, classes=args.classes,
-            reg=args.reg, dtype=args.dtype, layout=args.layout, bias=args.bias,
-            framework=args.framework, weight_scale=args.weight_scale, trials=args.trials,
-            seed=args.seed, progress=progress)
+        # What the judged code prints goes to stderr: stdout carries the report (or its JSON).
+        with contextlib.redirect_stdout(sys.stderr):
+            fn = load_function(args.target)
+            report = check_implementation(
+                fn, args.loss, samples=args.samples, features=args.features,
+                classes=args.classes, reg=args.reg, dtype=args.dtype, layout=args.layout,
+                bias=args.bias, framework=args.framework, weight_scale=args.weight_scale,
+                trials=args.trials, seed=args.seed, progress=progress)
     except (LoadError, ConventionError, UnknownLossError, ValueError) as error:
         raise CommandError(_message(error), EXIT_BAD_INPUT) from None
     if args.format == "json":

@@ -17,6 +17,7 @@ README = ROOT / "README.md"
 EXAMPLES = {
     "example": ["derive", "--classes", "3"],
     "check-example": ["derive", "check", "examples/softmax-homework.md"],
+    "check-impl-example": ["derive", "check-impl", "examples/impl/softmax_mistakes.py:missing_mean"],
 }
 
 

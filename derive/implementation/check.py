@@ -183,6 +183,9 @@ def check_implementation(
         _require_torch()
     penalty = _penalty(reg, convention_parts["takes_reg"])
     layouts = _layouts(oracle_loss, layout, sizes)
+    if weight_scale is not None and (isinstance(weight_scale, bool) or not isinstance(
+            weight_scale, (int, float)) or not 0 < weight_scale < float("inf")):
+        raise ValueError(f"weight_scale must be a finite number > 0, not {weight_scale!r}")
     name = getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
 
     proof = all_sizes_proof(loss) if loss in LOSSES_PROVEN_FOR_EVERY_SIZE else None
@@ -196,7 +199,7 @@ def check_implementation(
         return ImplementationReport(
             function=name, loss=loss, convention=convention, sizes=sizes,
             dtype=np.dtype(dtype).name, reg=penalty, trials=tuple(results), verdict=verdict,
-            mistake=mistake.name if mistake else None,
+            mistake=mistake.name if mistake and verdict != CRASHED else None,
             explanation=mistake.explanation if mistake else None,
             oracle=OracleStatus(proof, tuple(spots)), seconds=time.perf_counter() - started)
 
@@ -212,7 +215,9 @@ def check_implementation(
                 output = call(fn, convention, oracle_loss, problem, dtype)
         except UserCodeError as error:
             return report(CRASHED, Mistake("crashed", f"{name} {error}"), convention)
-        exact = oracle_loss.evaluate(problem)
+        with np.errstate(over="ignore", invalid="ignore"):
+            exact = oracle_loss.evaluate(problem)
+        _require_finite(exact, kind)
         if index in (0, trials):
             spots.append(spot_check(oracle_loss, problem, exact, seed=seed + index))
         output = _one_score_shapes(output, exact)
@@ -348,6 +353,15 @@ def _layouts(loss: BatchLoss, layout, sizes) -> tuple[str, ...]:
     if layout not in (D_BY_K, K_BY_D):
         raise ConventionError(f"layout must be {D_BY_K!r} or {K_BY_D!r}, not {layout!r}")
     return (layout,)
+
+
+def _require_finite(exact, kind: str) -> None:
+    """The oracle's values overflow only for inputs far beyond float64's range: the caller's
+    ``weight_scale`` or ``reg``, refused rather than compared."""
+    values = [exact.loss, exact.weights] + ([] if exact.bias is None else [exact.bias])
+    if not all(np.all(np.isfinite(value)) for value in values):
+        raise ValueError(f"at the {kind} input the exact loss or gradient overflows float64: "
+                         "choose a smaller weight_scale or reg")
 
 
 def _require_torch() -> None:

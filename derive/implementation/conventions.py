@@ -210,6 +210,8 @@ def _call_torch(fn, arguments, convention: Convention, loss: BatchLoss, dtype) -
 def _run(fn, arguments):
     try:
         return fn(*arguments)
+    except SystemExit as error:  # exit() in the judged code must not end derive with its status
+        raise UserCodeError(f"called exit({error.code!r})") from None
     except Exception as error:  # the judged code's own failure, reported as its verdict
         raise UserCodeError(f"raised {type(error).__name__}: {_line(error)}") from None
 
@@ -226,18 +228,19 @@ def _kind(value) -> str:
 
 
 def _scalar(value, what: str) -> float:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise UserCodeError(f"{what} is {_kind(value)}, not a number") from None
+    array = _array(value, what)
     if array.size != 1:
         raise UserCodeError(f"{what} has shape {array.shape}, not a single number")
     return float(array.reshape(()))
 
 
 def _array(value, what: str) -> np.ndarray:
+    """``value`` as a float64 array; real numbers only (a complex or object array is refused,
+    as is a tensor that still requires grad, whose conversion raises)."""
     try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise UserCodeError(f"{what} is {_kind(value)}, not an array of numbers") from None
-    return array
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"dtype {array.dtype}")
+        return array.astype(np.float64)
+    except Exception:  # whatever the returned object's conversion raises
+        raise UserCodeError(f"{what} is {_kind(value)}, not real numbers") from None

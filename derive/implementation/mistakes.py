@@ -152,8 +152,10 @@ def _scaled(user, oracle, tolerance, dtype) -> Mistake | None:
     norm = float(np.vdot(oracle, oracle))
     if user.shape != oracle.shape or norm == 0 or not np.all(np.isfinite(user)):
         return None
+    if not np.any(user):
+        return Mistake("zero gradient", "dW is zero everywhere")
     factor = float(np.vdot(user, oracle)) / norm
-    if factor == 1.0 or not compare("dW", user, factor * oracle, tolerance, dtype).ok:
+    if factor <= 0 or factor == 1.0 or not compare("dW", user, factor * oracle, tolerance, dtype).ok:
         return None
     return Mistake("scaled gradient",
                    f"dW is the right gradient times {factor:.10g} (off by a relative {factor - 1:.2g})")

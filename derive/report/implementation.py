@@ -69,14 +69,13 @@ def implementation_text(report: ImplementationReport, source: str | None = None)
     worst = _worst(report)
     if worst is not None:
         lines.append(f"  {worst}")
-    lines.append(f"  ({report.seconds:.2f} s)")
     return "\n".join(lines)
 
 
 def _oracle(report: ImplementationReport) -> str:
     oracle = report.oracle
     if oracle.proven_for_every_size:
-        proof = (f"closed form proven for every N, D, K ({len(oracle.proof.results)} lemmas: "
+        proof = (f"closed form proven for every N, D, K ({len(oracle.proof.results)} lemmas; "
                  f"derive --loss {report.loss} --all-sizes)")
     elif oracle.proof is not None:
         proof = f"closed form NOT proven for every size ({oracle.proof.status})"
@@ -86,7 +85,7 @@ def _oracle(report: ImplementationReport) -> str:
         return proof
     worst = max(check.worst_error for check in oracle.spot_checks)
     verdict = "within" if oracle.spot_checks_ok else "NOT within"
-    return f"{proof}; float64 evaluation {verdict} {worst:.1e} of 50-digit mpmath"
+    return f"{proof},\n             its float64 evaluation {verdict} {worst:.1e} of 50-digit mpmath"
 
 
 def _verdict(report: ImplementationReport) -> str:
