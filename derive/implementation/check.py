@@ -8,7 +8,8 @@ with the oracle's (``derive.oracle.batch``), whose closed form is proven for eve
 
 * ``correct``: every value within its tolerance at every input;
 * ``wrong``: some value outside its tolerance, with the known mistake it matches if any;
-* ``unstable``: NaN or inf where the true values are finite (exp overflowing, log of 0);
+* ``unstable``: NaN or inf where the true values are finite (exp overflowing, log of 0), or
+  right at ordinary scores and outside the rounding bound only at extreme ones;
 * ``crashed``: the function raised, or returned something that is not a loss and gradient.
 
 Sizes are bounded (``MAX_ENTRIES`` numbers per array) so a check never exhausts memory.
@@ -240,6 +241,14 @@ def check_implementation(
             verdict, mistake = UNSTABLE, name_instability(
                 oracle_loss, problem, exact, trial.loss.finite,
                 trial.weights.finite and (trial.bias is None or trial.bias.finite), dtype)
+            continue
+        if kind != "random" and all(earlier.ok for earlier in results[:-1]):
+            # Right at ordinary scores, finite but off at extreme ones: precision lost, such
+            # as the log of a subnormal probability, not a wrong formula.
+            verdict, mistake = UNSTABLE, Mistake("inaccurate at extreme logits", (
+                f"right at ordinary scores, but outside the rounding bound at scores up to "
+                f"{trial.largest_score:.4g}: precision is lost (e.g. the log of a subnormal "
+                f"probability, or exp before the max-shift)"))
             continue
         verdict = WRONG
         if not (trial.weights.ok and (trial.bias is None or trial.bias.ok)):
