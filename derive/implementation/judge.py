@@ -107,6 +107,7 @@ class Comparison:
     user_value: float
     oracle_value: float
     tolerance: float
+    resolution: float  # the largest tolerance over the largest |oracle| entry: what can show
 
     @property
     def ok(self) -> bool:
@@ -153,4 +154,5 @@ def compare(name: str, user, oracle, tolerance, dtype) -> Comparison:
         user_value=float(user[index]),
         oracle_value=float(oracle[index]),
         tolerance=float(tolerance[index]),
+        resolution=float(tolerance.max() / scale) if scale > 0 else float("inf"),
     )

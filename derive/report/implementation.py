@@ -25,7 +25,9 @@ The JSON object::
          "outputs": [{"name": "loss" | "dW" | "db", "relative_error": float | null,
                       "ulps": float | null, "tolerance_ratio": float | null,
                       "worst_index": [int, ...], "value": float | null,
-                      "exact": float, "tolerance": float, "ok": bool}]}
+                      "exact": float, "tolerance": float,
+                      "resolution": float | null,  # largest tolerance / largest |exact|
+                      "ok": bool}]}
       ],
       "seconds": float
     }
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import math
 
+from checks.tolerances import TOLERANCE_CAP
 from derive.implementation.check import CORRECT, CRASHED, UNSTABLE, WRONG, ImplementationReport
 
 SCHEMA = "derive.check-impl/1"
@@ -65,6 +68,11 @@ def implementation_text(report: ImplementationReport, source: str | None = None)
                     f"  {head}  {comparison.name:<6} {_number(comparison.relative_error):>10} "
                     f"{_number(comparison.ulps, '.3g'):>9} {_number(comparison.worst_ratio, '.2g'):>9}"
                     f"  {'ok' if comparison.ok else 'FAIL'}")
+    coarse = max((c.resolution for t in report.trials for c in t.comparisons), default=0.0)
+    if coarse >= TOLERANCE_CAP.value:
+        lines += ["", f"  note: here {report.dtype} resolves a value only to {_number(coarse, '.1e')} "
+                      f"of its size (the rounding bound of these sizes and scores): only gross "
+                      f"mistakes can show; float64 or smaller D resolve more"]
     lines += ["", f"verdict: {_verdict(report)}"]
     worst = _worst(report)
     if worst is not None:
@@ -155,6 +163,7 @@ def implementation_json(report: ImplementationReport) -> dict:
                         "value": _finite(c.user_value),
                         "exact": c.oracle_value,
                         "tolerance": c.tolerance,
+                        "resolution": _finite(c.resolution),
                         "ok": c.ok,
                     }
                     for c in trial.comparisons
