@@ -17,7 +17,8 @@ Exit status:
 * 0 -- everything printed is proven (``derive docs``: and the files are written;
   ``derive check-impl``: the implementation is correct);
 * 1 -- something is refuted or unproven (the output is still complete;
-  ``derive check-impl``: the implementation is wrong, unstable or crashed);
+  ``derive check-impl``: the implementation is wrong, unstable or crashed, or
+  derive's oracle failed its own spot check, "unproven");
 * 2 -- bad input: the arguments, a model outside the bounds, or a document that
   cannot be read (then the message is followed by the offending line and a caret);
 * 3 -- output not written: standard output failed (a full disk, a character its
@@ -216,11 +217,18 @@ def build_check_impl_parser() -> argparse.ArgumentParser:
                         help="standard deviation of the random weights (default 2/sqrt(D))")
     parser.add_argument("--trials", type=_integer, default=3, metavar="T",
                         help="random inputs, besides the extreme one (default 3)")
-    parser.add_argument("--seed", type=_integer, default=0, metavar="S",
+    parser.add_argument("--seed", type=_seed, default=0, metavar="S",
                         help="seed of the random inputs (default 0)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="output format (default text; json's schema is in the README)")
     return parser
+
+
+def _seed(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {text!r}")
+    return value
 
 
 def _number(text: str) -> float:

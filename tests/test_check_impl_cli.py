@@ -253,10 +253,6 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     assert "syntax error" in one_line_error(completed.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: loader.load_function catches Exception only, so a file that calls sys.exit(0) at "
-    "import ends derive check-impl with status 0 and no output at all (a success for a "
-    "function never judged); sys.exit(1) likewise exits 1 silently"))
 def test_a_file_that_exits_at_import_is_bad_input(tmp_path):
     (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\ndef f(W, X, y, reg): pass\n")
     completed = subprocess_derive("check-impl", f"{tmp_path / 'exits.py'}:f")
@@ -310,3 +306,11 @@ def test_nothing_on_stderr_when_piped():
     assert "\nverdict: correct" in completed.stdout
     completed = subprocess_derive("--all-sizes")
     assert (completed.returncode, completed.stderr) == (0, "")
+
+
+def test_a_negative_seed_is_named(capsys):
+    from derive.cli import run
+
+    status = run(["check-impl", target("softmax.py:softmax_loss_vectorized"), "--seed", "-1"])
+    assert status == 2
+    assert "--seed" in capsys.readouterr().err

@@ -10,7 +10,9 @@ with the oracle's (``derive.oracle.batch``), whose closed form is proven for eve
 * ``wrong``: some value outside its tolerance, with the known mistake it matches if any;
 * ``unstable``: NaN or inf where the true values are finite (exp overflowing, log of 0), or
   right at ordinary scores and outside the rounding bound only at extreme ones;
-* ``crashed``: the function raised, or returned something that is not a loss and gradient.
+* ``crashed``: the function raised, or returned something that is not a loss and gradient;
+* ``unproven``: derive's own float64 oracle disagreed with its 50-digit spot check, so no
+  verdict is given (never seen; it guards the oracle's evaluation, not the user's code).
 
 Sizes are bounded (``MAX_ENTRIES`` numbers per array) so a check never exhausts memory.
 """
@@ -37,6 +39,7 @@ from derive.oracle.proof import LOSSES_PROVEN_FOR_EVERY_SIZE, AllSizesProof, all
 from derive.oracle.reference import SpotCheck, spot_check
 
 CORRECT, WRONG, UNSTABLE, CRASHED = "correct", "wrong", "unstable", "crashed"
+UNPROVEN = "unproven"  # the oracle itself failed its 50-digit spot check: no verdict
 
 #: The largest array (N x D, D x K or N x K) a check builds: 2e7 float64 numbers, 160 MB.
 MAX_ENTRIES = 20_000_000
@@ -177,6 +180,8 @@ def check_implementation(
     sizes = _sizes(oracle_loss, samples, features, classes)
     if not isinstance(trials, int) or isinstance(trials, bool) or not 1 <= trials <= 100:
         raise ValueError(f"trials must be an integer from 1 to 100, not {trials!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, not {seed!r}")
     with_bias = infer_bias(fn, bias)
     convention_parts = dict(framework=infer_framework(fn, framework), bias=with_bias,
                             takes_reg=infer_reg(fn, with_bias))
@@ -256,6 +261,12 @@ def check_implementation(
                                             output.bias, limits, dtype)
         else:
             mistake = name_loss_mistake(oracle_loss, problem, exact, output.loss, limits.loss)
+    if not all(check.ok for check in spots):
+        worst = max(check.worst_error for check in spots)
+        return report(UNPROVEN, Mistake("oracle failed its spot check", (
+            f"derive's float64 oracle is {worst:.2g} from the 50-digit reference, beyond "
+            f"{spots[0].tolerance:.0e}: derive cannot judge here (a bug in derive; please "
+            f"report it)")), convention)
     return report(verdict, mistake, convention)
 
 
@@ -307,13 +318,14 @@ def _shape(shape) -> str:
 
 
 def _dtype(dtype) -> np.dtype:
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be float32 or float64, not {dtype!r}")
-    return resolved
+    """float32 or float64, given as a name, a NumPy type or a dtype; ValueError for anything else
+    (None included: np.dtype(None) would quietly be float64)."""
+    for allowed in (np.float32, np.float64):
+        if dtype is not None and not isinstance(dtype, bool) and (
+                dtype is allowed or dtype == np.dtype(allowed).name or (
+                    isinstance(dtype, np.dtype) and dtype == np.dtype(allowed))):
+            return np.dtype(allowed)
+    raise ValueError(f"dtype must be float32 or float64, not {dtype!r}")
 
 
 def _sizes(loss: BatchLoss, samples, features, classes) -> dict:
@@ -330,7 +342,7 @@ def _sizes(loss: BatchLoss, samples, features, classes) -> dict:
                          f"not {sizes['classes']}")
     if loss.labels == CLASS_LABELS and sizes["classes"] < 2:
         raise ValueError(f"{loss.name} needs at least 2 classes, not {sizes['classes']}")
-    n, d, k = sizes["samples"], sizes["features"], sizes["classes"]
+    n, d, k = (int(sizes[key]) for key in ("samples", "features", "classes"))  # no wrap-around
     if max(n * d, d * k, n * k) > MAX_ENTRIES:
         raise ValueError(f"N x D, D x K and N x K must each be at most {MAX_ENTRIES:,} numbers "
                          f"(here N = {n}, D = {d}, K = {k})")
@@ -424,6 +436,6 @@ def _exactly(values: np.ndarray, dtype) -> np.ndarray:
 
 
 __all__ = [
-    "CORRECT", "CRASHED", "ConventionError", "ImplementationReport", "OracleStatus", "Trial",
+    "CORRECT", "CRASHED", "ConventionError", "UNPROVEN", "ImplementationReport", "OracleStatus", "Trial",
     "UNSTABLE", "WRONG", "check_implementation", "NUMPY", "TORCH",
 ]

@@ -55,6 +55,8 @@ def load_function(target: str):
         spec.loader.exec_module(module)
     except SyntaxError as error:
         raise LoadError(f"{path}:{error.lineno}: syntax error: {error.msg}") from None
+    except SystemExit as error:  # exit() at import must not end derive with the file's status
+        raise LoadError(f"importing {path} called exit({error.code!r})") from None
     except Exception as error:  # the user's module failed at import: report it in one line
         text = str(error).strip().splitlines()
         raise LoadError(f"importing {path} raised {type(error).__name__}: "

@@ -189,7 +189,7 @@ def name_instability(loss: BatchLoss, problem: Problem, exact: Exact, loss_finit
             return Mistake("no max-shift", (
                 f"exp of scores up to {largest:.4g} overflows {np.dtype(dtype).name} (above "
                 f"{overflow:.4g}): subtract each row's largest score before exp"))
-        if not loss_finite:
+        if not loss_finite and _probability_underflows(exact, problem, dtype):
             return Mistake("log of an underflowed probability", (
                 "-log p_y is inf once p_y underflows to 0: compute log p_y as "
                 "(s_y - max s) - log(sum exp(s - max s))"))
@@ -198,3 +198,8 @@ def name_instability(loss: BatchLoss, problem: Problem, exact: Exact, loss_finit
             f"exp of scores up to {largest:.4g} overflows {np.dtype(dtype).name}: use "
             "np.logaddexp(0, s) for log(1 + e^s) and a sigmoid that exponentiates only -|s|"))
     return Mistake("not finite", "returns NaN or inf where the loss and its gradient are finite")
+
+
+def _probability_underflows(exact: Exact, problem: Problem, dtype) -> bool:
+    """Whether some sample's ``p_y = e^-(loss_i)`` is below ``dtype``'s smallest normal number."""
+    return bool(np.any(exact.sample_losses > -np.log(np.finfo(dtype).tiny)))

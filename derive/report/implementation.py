@@ -6,7 +6,7 @@ The JSON object::
       "schema": "derive.check-impl/1",
       "function": str,                 # the judged function's qualified name
       "loss": str,                     # the catalog loss, e.g. "softmax-cross-entropy"
-      "verdict": "correct" | "wrong" | "unstable" | "crashed",
+      "verdict": "correct" | "wrong" | "unstable" | "crashed" | "unproven",
       "mistake": str | null,           # a known mistake's name, e.g. "missing 1/N"
       "explanation": str | null,       # one sentence on it (for "crashed", the exception)
       "convention": str | null,        # how the function was called; null if it never ran
@@ -40,7 +40,9 @@ from __future__ import annotations
 import math
 
 from checks.tolerances import TOLERANCE_CAP
-from derive.implementation.check import CORRECT, CRASHED, UNSTABLE, WRONG, ImplementationReport
+from derive.implementation.check import (
+    CORRECT, CRASHED, UNPROVEN, UNSTABLE, WRONG, ImplementationReport,
+)
 
 SCHEMA = "derive.check-impl/1"
 
@@ -103,6 +105,8 @@ def _verdict(report: ImplementationReport) -> str:
                 f"extreme logits included")
     if report.verdict == CRASHED:
         return f"crashed: {report.explanation}"
+    if report.verdict == UNPROVEN:
+        return f"unproven: {report.explanation}"
     named = f"{report.mistake}: {report.explanation}" if report.mistake else None
     if report.verdict == UNSTABLE:
         return f"numerically unstable: {named}" if named else "numerically unstable"
