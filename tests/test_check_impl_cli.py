@@ -314,3 +314,22 @@ def test_a_negative_seed_is_named(capsys):
     status = run(["check-impl", target("softmax.py:softmax_loss_vectorized"), "--seed", "-1"])
     assert status == 2
     assert "--seed" in capsys.readouterr().err
+
+
+def test_progress_shows_on_a_terminal_and_is_erased(monkeypatch, capsys):
+    import io
+
+    from derive.cli import run
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert run(["check-impl", target("softmax.py:softmax_loss_vectorized")]) == 0
+    shown = terminal.getvalue()
+    assert "\rderive check-impl: softmax_loss_vectorized: random input 1 of 4" in shown
+    assert "extreme logits input 4 of 4" in shown
+    assert shown.endswith("\r")  # erased before the report is printed
+    assert "input 1 of 4" not in capsys.readouterr().out
