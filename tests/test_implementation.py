@@ -607,3 +607,16 @@ def test_top_level_exports():
     assert derive.ImplementationReport is ImplementationReport
     assert {"check_implementation", "ImplementationReport"} <= set(derive.__all__)
     assert isinstance(judge(stable_softmax), derive.ImplementationReport)
+
+
+def test_a_function_that_overwrites_its_arguments_cannot_change_the_oracle():
+    good = example("softmax.py:softmax_loss_vectorized")
+
+    def overwrites(W, X, y, reg):
+        result = good(W, X, y, reg)
+        W[:], X[:], y[:] = 0, 0, 0
+        return result
+
+    report = judge(overwrites)
+    assert report.verdict == "correct"
+    assert np.any(report.trials[0].problem.X != 0)

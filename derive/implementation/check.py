@@ -60,7 +60,8 @@ class Trial:
     """One input and how the user's outputs compared there."""
 
     kind: str  # "random" or "extreme logits"
-    seed: int
+    seed: int  # with ``index``, what draws this input again (``_draw``)
+    index: int
     largest_score: float
     loss: Comparison
     weights: Comparison
@@ -232,7 +233,7 @@ def check_implementation(
             return report(WRONG, shaped, convention)
         limits = tolerances(oracle_loss, problem, exact, dtype)
         trial = Trial(
-            kind, seed, float(np.abs(exact.scores).max()),
+            kind, seed, index, float(np.abs(exact.scores).max()),
             compare("loss", output.loss, exact.loss, limits.loss, dtype),
             compare("dW", output.weights, exact.weights, limits.weights, dtype),
             None if exact.bias is None else compare("db", output.bias, exact.bias, limits.bias,

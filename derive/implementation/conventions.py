@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from derive.oracle.batch import CLASS_LABELS, BatchLoss, Problem
+from derive.oracle.batch import CLASS_LABELS, REAL_TARGETS, BatchLoss, Problem
 
 NUMPY, TORCH = "numpy", "torch"
 D_BY_K, K_BY_D, VECTOR = "DxK", "KxD", "vector"
@@ -141,7 +141,9 @@ def call(fn, convention: Convention, loss: BatchLoss, problem: Problem, dtype) -
     arguments = [weights.astype(dtype)]
     if convention.bias:
         arguments.append(problem.bias.astype(dtype))
-    labels = problem.y.astype(np.int64) if loss.labels == CLASS_LABELS else problem.y
+    # A copy (what the function does to its arguments cannot reach the oracle's): classes and
+    # 0/1 labels as integers, real targets in the dtype.
+    labels = problem.y.astype(dtype if loss.labels == REAL_TARGETS else np.int64)
     arguments += [problem.X.astype(dtype), labels]
     if convention.takes_reg:
         arguments.append(problem.reg)
