@@ -5,9 +5,17 @@ reference, never used as one.  Scores are shifted by their maximum before ``exp`
 exponential is exactly 1), the loss is ``(f_max - f_y) + log1p(sum_{j != max} e^(f_j - f_max))``
 (exactly 0 plus a tiny, accurately rounded term when the label wins by far), and the gradient's
 ``p_y - 1`` is computed as ``-sum_{j != y} p_j`` instead of by cancellation.
+
+Everything is evaluated one number at a time with ``math`` (each score a correctly rounded sum
+of rounded products, then the C library's ``exp`` and ``log1p``), not with NumPy's vectorised
+kernels or BLAS: the loss's rounding noise is what the finite-difference plot of ``derive docs``
+shows, and NumPy's last bits depend on the processor (its SIMD kernels, FMA in the BLAS dot
+product), which made the committed plot differ from machine to machine.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -20,9 +28,11 @@ def probabilities(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
     >>> probabilities(np.array([[1000.0], [0.0]]), np.array([1.0]))
     array([1., 0.])
     """
-    scores = weights @ x
-    exponentials = np.exp(scores - scores.max())
-    return exponentials / exponentials.sum()
+    scores = _scores(weights, x)
+    top = max(scores)
+    exponentials = [math.exp(f - top) for f in scores]
+    total = math.fsum(exponentials)
+    return np.array([e / total for e in exponentials])
 
 
 def loss(weights: np.ndarray, x: np.ndarray, label: int) -> float:
@@ -35,10 +45,10 @@ def loss(weights: np.ndarray, x: np.ndarray, label: int) -> float:
     >>> loss(np.array([[40.0], [0.0]]), np.array([1.0]), label=0)  # e^-40, not 0
     4.248354255291589e-18
     """
-    scores = weights @ x
-    top = int(np.argmax(scores))
-    others = np.delete(scores - scores[top], top)
-    return float((scores[top] - scores[label]) + np.log1p(np.exp(others).sum()))
+    scores = _scores(weights, x)
+    top = max(range(len(scores)), key=scores.__getitem__)
+    others = math.fsum(math.exp(f - scores[top]) for j, f in enumerate(scores) if j != top)
+    return (scores[top] - scores[label]) + math.log1p(others)
 
 
 def gradient(weights: np.ndarray, x: np.ndarray, label: int) -> np.ndarray:
@@ -52,5 +62,12 @@ def gradient(weights: np.ndarray, x: np.ndarray, label: int) -> np.ndarray:
     """
     p = probabilities(weights, x)
     coefficients = p.copy()
-    coefficients[label] = -np.delete(p, label).sum()
+    coefficients[label] = -math.fsum(np.delete(p, label).tolist())
     return np.outer(coefficients, x)
+
+
+def _scores(weights: np.ndarray, x: np.ndarray) -> list[float]:
+    """``f = W x``, each score the correctly rounded sum of its rounded products (``math.fsum``),
+    the same on every processor."""
+    features = np.asarray(x, dtype=float).tolist()
+    return [math.fsum(w * v for w, v in zip(row, features)) for row in np.asarray(weights).tolist()]
