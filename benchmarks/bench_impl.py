@@ -58,9 +58,13 @@ way to call them ("n/a").  torch and JAX are optional: without them their column
 "not installed".  Until ``derive.check_implementation`` exists its cells say "not available"
 (the rest still runs); the one call to it is ``_check_with_derive``.
 
-Each timing but the table's runs once untimed first when said (the cold call is printed on
-its own); the machine is shared and noisy, so read the medians and the ratios of one run.
-No time is asserted.
+torch runs with ``--torch-threads`` intra-op threads (default 1): the torch calls here are
+small, and on a shared two-core machine two threads made one 50 x 300 call take 24 ms
+instead of 0.1 ms.
+
+derive's first call is printed on its own (cold), then the median of ``--repeat`` more; the
+FD subset is timed ``--repeat`` times; each cell of the table is one run.  The machine is
+shared and noisy: read the medians and the ratios of one run.  No time is asserted.
 
 Usage::
 
@@ -310,7 +314,7 @@ def gradcheck_outcome(case: Case, problem: Problem, fast: bool, pay_messages: bo
     if not skipped:
         return outcome
     calls = 2 * sum(p.size for p in problem.params)
-    message = calls * min(_times(lambda: _call_once(case, problem), 3))
+    message = calls * _one_call_seconds(case, problem)
     shown = f"{message:,.0f}" if message >= 10 else f"{message:.2f}"
     return Outcome(outcome.passed, outcome.seconds, postscript=f" (+{shown} s*)")
 
@@ -409,6 +413,13 @@ def _seconds(value: float) -> str:
     return f"{value:9.3f} s " if value >= 0.1 else f"{value * 1e3:9.3f} ms"
 
 
+def _long(value: float) -> str:
+    """`` = 4.2 h`` or `` = 7.4 days`` for a duration worth restating, else nothing."""
+    if value >= 2 * 86400:
+        return f" = {value / 86400:.1f} days"
+    return f" = {value / 3600:.1f} h" if value >= 3600 else ""
+
+
 def _line(name: str, times: list[float]) -> str:
     return (f"{name:<58} median {_seconds(statistics.median(times))}   "
             f"min {_seconds(min(times))}   max {_seconds(max(times))}   (n = {len(times)})")
@@ -440,7 +451,7 @@ class FiniteDifferenceTime:
     def describe(self) -> str:
         how = (f"EXTRAPOLATED from {self.per_entry * 1e3:.2f} ms per entry"
                if self.extrapolated else "measured, whole loop")
-        return f"       {_seconds(self.seconds)}   ({how})"
+        return f"       {_seconds(self.seconds)}   ({how}){_long(self.seconds)}"
 
 
 def time_finite_differences(fn: Callable, problem: Problem, sample: int, budget: float,
@@ -554,27 +565,29 @@ def _slow_outcome(case: Case, slow_sizes: Sizes, budget: float) -> Outcome:
         return Outcome(None, absent="not installed")
     problem = _problem(slow_sizes, case)
     calls = 2 * sum(p.size for p in problem.params)
-    one = min(_times(lambda: _call_once(case, problem), 3))
+    one = _one_call_seconds(case, problem)
     if calls * one > budget:
         return Outcome(None, absent=f"n/a (would take ~{calls * one:.0f} s)")
     return gradcheck_outcome(case, problem, fast=False)
 
 
-def _call_once(case: Case, problem: Problem) -> None:
+def _one_call_seconds(case: Case, problem: Problem, repeat: int = 3) -> float:
+    """The fastest of ``repeat`` calls of the case's function, after one untimed call."""
+    arguments = (*problem.params, problem.X, problem.y, REG)
+    if case.torch_native:
+        torch = _torch()
+        arguments = (*(torch.tensor(p, requires_grad=True) for p in problem.params),
+                     torch.tensor(problem.X), torch.tensor(problem.y), REG)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if case.torch_native:
-            torch = _torch()
-            case.fn(*(torch.tensor(p) for p in problem.params), torch.tensor(problem.X),
-                    torch.tensor(problem.y), REG)
-        else:
-            case.fn(*problem.params, problem.X, problem.y, REG)
+        case.fn(*arguments)  # untimed: a first call may initialise the library
+        return min(_times(lambda: case.fn(*arguments), repeat))
 
 
 def slow_mode_extrapolation(sizes: Sizes, fn: Callable) -> None:
     case = Case("correct", fn, True)
     problem = _problem(sizes, case)
-    one = statistics.median(_times(lambda: _call_once(case, problem), 5))
+    one = _one_call_seconds(case, problem, 5)
     calls = 2 * problem.params[0].size
     print(f"gradcheck slow mode at {sizes} would make {calls:,} loss calls: "
           f"~{calls * one:,.0f} s per case (EXTRAPOLATED from {one * 1e3:.2f} ms per call)")
@@ -599,6 +612,9 @@ def main() -> int:
                         help="skip slow mode on a case estimated over this (s, default 60)")
     parser.add_argument("--gradcheck-messages", action="store_true",
                         help="let failing fast-mode gradcheck build its slow-mode message (slow)")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch's intra-op threads (default 1: its calls here are small, and "
+                             "on a busy machine more threads made one call 200x slower)")
     parser.add_argument("--skip-large", action="store_true", help="skip the K = 1000 timing")
     args = parser.parse_args()
     if args.quick:
@@ -608,7 +624,10 @@ def main() -> int:
         cs231n, large, slow = Sizes(500, 3073, 10), Sizes(256, 2048, 1000), Sizes(50, 300, 10)
     slow = args.slow_size or slow
 
-    print(_machine())
+    torch = _torch()
+    if torch is not None:
+        torch.set_num_threads(args.torch_threads)
+    print(_machine() + (f"; torch threads {args.torch_threads}" if torch is not None else ""))
     print(f"repeat {args.repeat}; derive.check_implementation "
           f"{'found' if _derive_available() else 'not available (its cells say so)'}")
     vectorised = _module("softmax").softmax_loss_vectorized
