@@ -24,8 +24,8 @@ What is measured
 3. Detection table, one row per case, each cell ``pass`` or ``FAIL`` and its seconds:
 
    * derive: ``report.ok``, and for a failure ``report.verdict`` and ``report.mistake``.
-     Ordinary rows pass ``weight_scale=None`` (derive's own choice of points); the
-     large-logit rows pass ``weight_scale=10``.
+     Each row passes the same weight scale the other checkers get (``1e-3``, or ``10`` on
+     the large-logit rows) as ``weight_scale``; derive adds its own extreme-logit input.
    * ``torch.autograd.gradcheck(..., fast_mode=True)``, default tolerances, at the full size;
    * ``torch.autograd.gradcheck`` slow mode (every entry), at the reduced size ``--slow-size``
      (it needs ``2 D K`` loss calls; the full-size time is printed as an extrapolation);
@@ -55,8 +55,7 @@ gradient as its backward pass:
 Both differentiate the parameters only (W, and b for a function with a bias), never X or y,
 in float64.  PyTorch functions are given to gradcheck (and derive) as they are; JAX has no
 way to call them ("n/a").  torch and JAX are optional: without them their columns say
-"not installed".  Until ``derive.check_implementation`` exists its cells say "not available"
-(the rest still runs); the one call to it is ``_check_with_derive``.
+"not installed".  The one call to derive is ``_check_with_derive``.
 
 torch runs with ``--torch-threads`` intra-op threads (default 1): the torch calls here are
 small, and on a shared two-core machine two threads made one 50 x 300 call take 24 ms
@@ -232,10 +231,6 @@ def _timed(check: Callable[[], tuple[bool, str]]) -> Outcome:
 # --- derive ----------------------------------------------------------------------------------
 
 
-def _derive_available() -> bool:
-    return hasattr(derive, "check_implementation")
-
-
 def _check_with_derive(fn: Callable, sizes: Sizes, weight_scale: float | None):
     """The one call to derive: its whole check of ``fn``, a report."""
     return derive.check_implementation(
@@ -244,12 +239,8 @@ def _check_with_derive(fn: Callable, sizes: Sizes, weight_scale: float | None):
 
 
 def derive_outcome(case: Case, sizes: Sizes) -> Outcome:
-    if not _derive_available():
-        return Outcome(None, absent="not available")
-    scale = None if case.weight_scale == ORDINARY_SCALE else case.weight_scale
-
-    def check():
-        report = _check_with_derive(case.fn, sizes, scale)
+    def check():  # derive draws its inputs with the same weight scale as the other checkers
+        report = _check_with_derive(case.fn, sizes, case.weight_scale)
         if report.ok:
             return True, ""
         named = report.mistake or "unnamed"
@@ -482,11 +473,8 @@ def _machine() -> str:
     return f"{'; '.join(versions)}; {os.cpu_count()} cpus, load {load}"
 
 
-def whole_check(fn: Callable, sizes: Sizes, repeat: int) -> list[float] | None:
-    """derive's whole check: the first (cold) call, then ``repeat`` more; None if absent."""
-    if not _derive_available():
-        print(f"{'derive.check_implementation':<58} not available")
-        return None
+def whole_check(fn: Callable, sizes: Sizes, repeat: int) -> list[float]:
+    """derive's whole check: the first (cold) call, then ``repeat`` more."""
     start = time.perf_counter()
     report = _check_with_derive(fn, sizes, None)
     cold = time.perf_counter() - start
@@ -497,9 +485,7 @@ def whole_check(fn: Callable, sizes: Sizes, repeat: int) -> list[float] | None:
     return later
 
 
-def _ratio(numerator: float, denominator: list[float] | None) -> str:
-    if not denominator:
-        return "n/a (derive.check_implementation not available)"
+def _ratio(numerator: float, denominator: list[float]) -> str:
     return f"{numerator / statistics.median(denominator):,.1f}x"
 
 
@@ -628,8 +614,7 @@ def main() -> int:
     if torch is not None:
         torch.set_num_threads(args.torch_threads)
     print(_machine() + (f"; torch threads {args.torch_threads}" if torch is not None else ""))
-    print(f"repeat {args.repeat}; derive.check_implementation "
-          f"{'found' if _derive_available() else 'not available (its cells say so)'}")
+    print(f"repeat {args.repeat}")
     vectorised = _module("softmax").softmax_loss_vectorized
     timing_section("whole check at CS231n size", cs231n, args, vectorised)
     if not args.skip_large:
