@@ -374,6 +374,7 @@ def _catalog_loss(args) -> tuple[str, int]:
 def _all_sizes(args) -> tuple[str, int]:
     """``derive --loss NAME --all-sizes``: the closed form's proof for symbolic sizes."""
     from derive.catalog import SEED, UnknownLossError
+    from derive.oracle.batch import canonical_name
     from derive.oracle.proof import all_sizes_proof
     from derive.report.all_sizes import all_sizes_json, all_sizes_text
 
@@ -384,7 +385,7 @@ def _all_sizes(args) -> tuple[str, int]:
         raise CommandError(f"--all-sizes proves the closed form for symbolic sizes: drop "
                            f"{', '.join(given)}", EXIT_BAD_INPUT)
     try:
-        proof = all_sizes_proof(args.loss or SEED)
+        proof = all_sizes_proof(canonical_name(args.loss or SEED))
     except (UnknownLossError, ValueError) as error:
         raise CommandError(_message(error), EXIT_BAD_INPUT) from None
     if args.format == "json":

@@ -333,3 +333,13 @@ def test_progress_shows_on_a_terminal_and_is_erased(monkeypatch, capsys):
     assert "extreme logits input 4 of 4" in shown
     assert shown.endswith("\r")  # erased before the report is printed
     assert "input 1 of 4" not in capsys.readouterr().out
+
+
+def test_the_batch_softmax_document_names_the_softmax_oracle(capsys):
+    from derive.cli import run
+
+    assert run(["check-impl", target("softmax.py:softmax_loss_bias"),
+                "--loss", "softmax-cross-entropy-batch", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"] == "softmax-cross-entropy"
+    assert run(["--loss", "softmax-cross-entropy-batch", "--all-sizes"]) == 0
+    assert "verdict: proven" in capsys.readouterr().out

@@ -177,6 +177,7 @@ def check_implementation(
     started = time.perf_counter()
     say = progress or (lambda line: None)
     oracle_loss = batch_loss(loss)
+    loss = oracle_loss.name  # the batch softmax document's name is the softmax oracle's
     dtype = _dtype(dtype)
     sizes = _sizes(oracle_loss, samples, features, classes)
     if not isinstance(trials, int) or isinstance(trials, bool) or not 1 <= trials <= 100:

@@ -232,6 +232,21 @@ BATCH_LOSSES: dict[str, BatchLoss] = {
 }
 
 
+#: Catalog names of the same batch loss: the batch document is the softmax oracle's own form.
+ALIASES = {"softmax-cross-entropy-batch": "softmax-cross-entropy"}
+
+
+def canonical_name(name: str) -> str:
+    """The oracle's name for catalog loss ``name`` (the batch softmax document is the softmax's).
+
+    Examples
+    --------
+    >>> canonical_name("softmax-cross-entropy-batch")
+    'softmax-cross-entropy'
+    """
+    return ALIASES.get(name, name)
+
+
 def batch_loss(name: str) -> BatchLoss:
     """The oracle of catalog loss ``name``; ``UnknownLossError`` for a name not in the catalog,
     ``ValueError`` for a catalog loss with no batch form here.
@@ -246,9 +261,11 @@ def batch_loss(name: str) -> BatchLoss:
     ValueError: focal-loss has no batch oracle; these have one: softmax-cross-entropy, multiclass-svm, logistic-regression, mean-squared-error
     """
     entry(name)  # raises UnknownLossError, with the catalog's names, for a name it lacks
+    name = canonical_name(name)
     if name not in BATCH_LOSSES:
         raise ValueError(f"{name} has no batch oracle; these have one: {', '.join(BATCH_LOSSES)}")
     return BATCH_LOSSES[name]
 
 
-__all__ = ["BATCH_LOSSES", "BatchLoss", "Exact", "Problem", "UnknownLossError", "batch_loss"]
+__all__ = ["ALIASES", "BATCH_LOSSES", "BatchLoss", "Exact", "Problem", "UnknownLossError", "batch_loss",
+           "canonical_name"]
