@@ -343,3 +343,15 @@ def test_the_batch_softmax_document_names_the_softmax_oracle(capsys):
     assert json.loads(capsys.readouterr().out)["loss"] == "softmax-cross-entropy"
     assert run(["--loss", "softmax-cross-entropy-batch", "--all-sizes"]) == 0
     assert "verdict: proven" in capsys.readouterr().out
+
+
+def test_a_file_needing_torch_without_torch_names_the_extra(tmp_path, capsys):
+    from derive.cli import run
+
+    (tmp_path / "needs.py").write_text("import torch_is_not_this\n")
+    (tmp_path / "torchy.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    assert run(["check-impl", f"{tmp_path / 'torchy.py'}:f"]) == 2
+    assert "pip install 'derive[torch]'" in capsys.readouterr().err
+    assert run(["check-impl", f"{tmp_path / 'needs.py'}:f"]) == 2
+    assert "derive[torch]" not in capsys.readouterr().err

@@ -59,8 +59,10 @@ def load_function(target: str):
         raise LoadError(f"importing {path} called exit({error.code!r})") from None
     except Exception as error:  # the user's module failed at import: report it in one line
         text = str(error).strip().splitlines()
+        hint = (" (PyTorch functions need the extra: pip install 'derive[torch]')"
+                if isinstance(error, ModuleNotFoundError) and error.name == "torch" else "")
         raise LoadError(f"importing {path} raised {type(error).__name__}: "
-                        f"{text[0] if text else '(no message)'}") from None
+                        f"{text[0] if text else '(no message)'}{hint}") from None
     finally:
         if sys.path and sys.path[0] == directory:
             sys.path.pop(0)
