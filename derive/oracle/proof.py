@@ -19,8 +19,10 @@ lemma is written out at small concrete sizes (every index value in range) and
 else **unproven**.  Nothing here trusts the code that wrote a closed form.
 
 The chain rule itself (``dL/dW = sum dL/dS dS/dW``) is calculus, used and not re-proven; every
-quantity it combines is a lemma.  The last lemma of each loss needs no chain rule at all: SymPy
-differentiates the whole batch loss, for symbolic K, D and N at once.
+quantity it combines is a lemma: the per-sample gradient in the scores, the linear layer's
+derivatives, the chain rule's contraction over the K scores, the mean over N samples and the L2
+penalty.  (SymPy differentiating the whole batch loss at once, for symbolic K, D and N, would
+remove that one step of calculus; it is not done here.)
 """
 
 from __future__ import annotations
