@@ -620,3 +620,18 @@ def test_a_function_that_overwrites_its_arguments_cannot_change_the_oracle():
     report = judge(overwrites)
     assert report.verdict == "correct"
     assert np.any(report.trials[0].problem.X != 0)
+
+
+def test_every_class_is_a_label_somewhere_so_a_bug_in_one_class_shows():
+    good = example("softmax.py:softmax_loss_vectorized")
+
+    def wrong_for_the_last_class(W, X, y, reg):
+        loss, dW = good(W, X, y, reg)
+        last = y == W.shape[1] - 1
+        if last.any():  # as if the last class's samples were dropped from the gradient
+            dW = dW + 1e-3
+        return loss, dW
+
+    report = check_implementation(wrong_for_the_last_class, samples=12, features=5, classes=10)
+    assert report.verdict == "wrong"
+    assert all(set(trial.problem.y) == set(range(10)) for trial in report.trials)

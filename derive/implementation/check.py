@@ -406,10 +406,8 @@ def _draw(loss: BatchLoss, sizes, with_bias: bool, reg: float, dtype, weight_sca
         weights = rng.normal(size=shape) * scale
         bias_values = rng.normal(size=() if loss.one_score else (k,)) if with_bias else None
         X = rng.normal(size=(n, d))
-        if loss.labels == CLASS_LABELS:
-            labels = rng.integers(0, k, size=n)
-        elif loss.labels == BINARY_LABELS:
-            labels = rng.integers(0, 2, size=n)
+        if loss.labels in (CLASS_LABELS, BINARY_LABELS):
+            labels = _covering_labels(rng, n, k if loss.labels == CLASS_LABELS else 2)
         else:
             labels = rng.normal(size=n)
         if extreme:
@@ -430,6 +428,14 @@ def _draw(loss: BatchLoss, sizes, with_bias: bool, reg: float, dtype, weight_sca
         if np.all(distance > _KINK_MARGIN * score_errors(loss, problem, dtype)):
             return problem
     return problem  # practically unreachable: margins of random floats are not 0
+
+
+def _covering_labels(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """``n`` random labels in ``0..k-1`` in which every label occurs when ``n >= k``: code that
+    is wrong only for some class (the last one, say) cannot pass for want of its samples."""
+    every = np.arange(k)[: n]
+    rest = rng.integers(0, k, size=n - len(every))
+    return rng.permutation(np.concatenate([every, rest]))
 
 
 def _exactly(values: np.ndarray, dtype) -> np.ndarray:
