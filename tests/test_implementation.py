@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -635,3 +636,43 @@ def test_every_class_is_a_label_somewhere_so_a_bug_in_one_class_shows():
     report = check_implementation(wrong_for_the_last_class, samples=12, features=5, classes=10)
     assert report.verdict == "wrong"
     assert all(set(trial.problem.y) == set(range(10)) for trial in report.trials)
+
+
+EXTREME_SAMPLES = {
+    # loss: (weights, labels) for X = the identity rows below: the label wins and loses by far
+    SOFTMAX: (np.array([[1000.0, -1000.0, 0.0]]), np.array([0, 0, 1, 2])),
+    SVM: (np.array([[1000.0, -1000.0, 0.0]]), np.array([0, 1, 2, 0])),
+    LOGISTIC: (np.array([1000.0]), np.array([0, 1, 0, 1])),
+    MSE: (np.array([1000.0]), np.array([0.0, 1.0, -1.0, 2.0])),
+}
+
+
+@pytest.mark.parametrize("loss", [SOFTMAX, SVM, LOGISTIC, MSE])
+def test_the_spot_check_holds_for_every_loss_at_extreme_logits(loss):
+    """The 50-digit reference itself must not cancel (1 - sigma(1000) ~ e^-1000 needs 435
+    digits): a failure here would make every check of this loss 'unproven'."""
+    weights, labels = EXTREME_SAMPLES[loss]
+    X = np.array([[1.0], [-1.0], [1.0], [-1.0]])  # scores +-1000 for every sample
+    oracle = BATCH_LOSSES[loss]
+    problem = Problem(weights, None, X, labels, reg=0.1)
+    check = spot_check(oracle, problem, oracle.evaluate(problem))
+    assert len(check.samples) == 3 and check.ok, check
+    for sample in range(4):  # every sample, not only the three the spot check picks
+        one = Problem(weights, None, X[sample:sample + 1], labels[sample:sample + 1], reg=0.1)
+        assert spot_check(oracle, one, oracle.evaluate(one)).worst_error < 1e-15, (loss, sample)
+
+
+def test_a_nan_in_the_oracle_or_the_reference_never_passes_the_spot_check(monkeypatch):
+    real = BATCH_LOSSES[SOFTMAX]
+    weights, labels = EXTREME_SAMPLES[SOFTMAX]
+    X = np.array([[1.0], [-1.0], [1.0], [-1.0]])
+    problem = Problem(weights, None, X, labels, reg=0.1)
+
+    def nan_losses(scores, y):
+        losses, gradient = real.per_sample(scores, y)
+        return np.full_like(losses, np.nan), gradient
+
+    nan_oracle = dataclasses.replace(real, per_sample=nan_losses)
+    assert spot_check(nan_oracle, problem, nan_oracle.evaluate(problem)).worst_error == float("inf")
+    inf_reference = dataclasses.replace(real, naive_sample=lambda s, y: (mpmath.inf, [0] * len(s)))
+    assert not spot_check(inf_reference, problem, real.evaluate(problem)).ok

@@ -190,9 +190,11 @@ def _svm_naive(scores, label):
 
 
 def _logistic_naive(scores, label):
+    # -y log p - (1 - y) log(1 - p) with p = sigma(s); 1 - p is written sigma(-s), since at
+    # s ~ 1e3 the subtraction 1 - p would cancel all 50 digits (1 - p ~ e^-1000).
     (s,) = scores
-    probability = 1 / (1 + mpmath.exp(-s))
-    return -label * mpmath.log(probability) - (1 - label) * mpmath.log(1 - probability), [
+    probability, complement = 1 / (1 + mpmath.exp(-s)), 1 / (1 + mpmath.exp(s))
+    return -label * mpmath.log(probability) - (1 - label) * mpmath.log(complement), [
         probability - label]
 
 

@@ -77,7 +77,7 @@ def spot_check(loss: BatchLoss, problem: Problem, exact: Exact, seed: int = 0) -
             value = total / n + 2 * mpmath.mpf(problem.reg) * mpmath.mpf(float(weight))
             scale = (np.abs(problem.X[:, a]) @ np.abs(column)) / n + 2 * problem.reg * abs(weight)
             error = abs(mpmath.mpf(float(exact.weights[entry])) - value)
-        worst = max(worst, float(error) / max(float(scale), np.finfo(np.float64).tiny))
+        worst = max(worst, _no_nan(float(error) / max(float(scale), np.finfo(np.float64).tiny)))
     return SpotCheck(tuple(samples), tuple(entries), worst, IMPLEMENTATION["oracle spot check"].value)
 
 
@@ -108,9 +108,16 @@ def _sample_error(loss: BatchLoss, problem: Problem, exact: Exact, i: int) -> fl
     with mpmath.workdps(REFERENCE_DIGITS):
         scores = [mpmath.mpf(float(value)) for value in row]  # the oracle's scores, exactly
         reference_loss, reference_gradient = loss.naive_sample(scores, label)
+        if not all(mpmath.isfinite(value) for value in [reference_loss, *reference_gradient]):
+            return float("inf")  # NaN or inf is never agreement, not even in the reference
         loss_scale = max(abs(reference_loss), mpmath.mpf(float(np.abs(row).max())), 1)
         worst = abs(mpmath.mpf(float(exact.sample_losses[i])) - reference_loss) / loss_scale
         gradient_scale = max(float(np.abs(gradient_row).max()), 1.0)
         for value, reference in zip(gradient_row, reference_gradient):
             worst = max(worst, abs(mpmath.mpf(float(value)) - reference) / gradient_scale)
-    return float(worst)
+    return _no_nan(float(worst))
+
+
+def _no_nan(error: float) -> float:
+    """An error that is NaN (from a NaN or inf anywhere) is infinite: never agreement."""
+    return error if error == error else float("inf")
