@@ -676,3 +676,13 @@ def test_a_nan_in_the_oracle_or_the_reference_never_passes_the_spot_check(monkey
     assert spot_check(nan_oracle, problem, nan_oracle.evaluate(problem)).worst_error == float("inf")
     inf_reference = dataclasses.replace(real, naive_sample=lambda s, y: (mpmath.inf, [0] * len(s)))
     assert not spot_check(inf_reference, problem, real.evaluate(problem)).ok
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_no_max_shift_is_caught_whatever_the_sign_of_the_extreme_scores(seed):
+    """The extreme input's largest score is +1e3, so exp overflows at every seed (seeds 0 and 2
+    at these sizes once drew a largest magnitude of -1e3, where nothing overflowed)."""
+    report = check_implementation(example("softmax_mistakes.py:no_max_shift"), samples=7,
+                                  features=5, classes=4, seed=seed)
+    assert (report.verdict, report.mistake) == ("unstable", "no max-shift")
+    assert report.trials[-1].problem.scores().max() == pytest.approx(1e3)

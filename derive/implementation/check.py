@@ -411,8 +411,12 @@ def _draw(loss: BatchLoss, sizes, with_bias: bool, reg: float, dtype, weight_sca
         else:
             labels = rng.normal(size=n)
         if extreme:
+            # The largest score is +1e3 (a sign flip if need be): exp overflows there in both
+            # dtypes, and the rows' most negative scores underflow.
             scores = X @ weights + (0 if bias_values is None else bias_values)
             factor = _EXTREME / max(float(np.abs(scores).max()), np.finfo(float).tiny)
+            if scores.max() < -scores.min():
+                factor = -factor
             weights = weights * factor
             bias_values = None if bias_values is None else bias_values * factor
         problem = Problem(
