@@ -145,6 +145,7 @@ def compare(name: str, user, oracle, tolerance, dtype) -> Comparison:
     with np.errstate(all="ignore"):
         relative = largest / scale if scale > 0 else (0.0 if largest == 0 else np.inf)
         ulps = float(difference[index] / _ulp(oracle[index], dtype))
+        resolution = float(tolerance.max() / scale) if scale > 0 else float("inf")
     return Comparison(
         name=name,
         relative_error=float(relative),
@@ -154,5 +155,5 @@ def compare(name: str, user, oracle, tolerance, dtype) -> Comparison:
         user_value=float(user[index]),
         oracle_value=float(oracle[index]),
         tolerance=float(tolerance[index]),
-        resolution=float(tolerance.max() / scale) if scale > 0 else float("inf"),
+        resolution=resolution,
     )
