@@ -30,7 +30,7 @@ from derive.implementation.conventions import (
     D_BY_K, K_BY_D, NUMPY, TORCH, VECTOR, Convention, ConventionError, Output, UserCodeError,
     call, infer_bias, infer_framework, infer_reg,
 )
-from derive.implementation.judge import Comparison, compare, score_errors, tolerances
+from derive.implementation.judge import Comparison, compare, score_errors, tolerances, unit_roundoff
 from derive.implementation.mistakes import (
     Mistake, name_gradient_mistake, name_instability, name_loss_mistake,
 )
@@ -429,7 +429,7 @@ def _draw(loss: BatchLoss, sizes, with_bias: bool, reg: float, dtype, weight_sca
         if loss.kink_distance is None:
             return problem
         distance = loss.kink_distance(problem.scores(), problem.y)
-        if np.all(distance > _KINK_MARGIN * score_errors(loss, problem, dtype)):
+        if np.all(distance > _KINK_MARGIN * score_errors(problem, unit_roundoff(dtype))):
             return problem
     return problem  # practically unreachable: margins of random floats are not 0
 

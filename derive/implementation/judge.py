@@ -43,21 +43,21 @@ class Tolerances:
     bias: np.ndarray | None
 
 
-def score_errors(loss: BatchLoss, problem: Problem, dtype) -> np.ndarray:
-    """Per sample, the largest rounding error any of its scores can have in ``dtype``:
-    ``(D + 1) u (|X| |W| + |b|)``, maximised over the sample's scores."""
-    magnitudes = problem.score_magnitudes()
-    bound = (problem.X.shape[1] + 1) * unit_roundoff(dtype) * magnitudes
+def score_errors(problem: Problem, roundoff: float) -> np.ndarray:
+    """Per sample, the largest rounding error any of its scores can have at unit roundoff
+    ``roundoff``: ``(D + 1) u (|X| |W| + |b|)``, maximised over the sample's scores."""
+    bound = (problem.X.shape[1] + 1) * roundoff * problem.score_magnitudes()
     return bound if bound.ndim == 1 else bound.max(axis=1)
 
 
 def tolerances(loss: BatchLoss, problem: Problem, exact: Exact, dtype) -> Tolerances:
     """The tolerance of every entry: ``SAFETY`` times the rounding bound at the user's dtype plus
-    the oracle's own (float64), plus ``ULPS`` ulps of the entry in the user's dtype."""
-    bounds = [_bounds(loss, problem, exact, roundoff) for roundoff in
-              (unit_roundoff(dtype), _FLOAT64_ROUNDOFF)]
-    loss_bound, weight_bound, bias_bound = (sum(parts) if parts[0] is not None else None
-                                            for parts in zip(*bounds))
+    the oracle's own (float64), plus ``ULPS`` ulps of the entry in the user's dtype.
+
+    Every term of the bound is linear in the unit roundoff, so the two bounds are one, at the
+    sum of the two roundoffs."""
+    roundoff = unit_roundoff(dtype) + _FLOAT64_ROUNDOFF
+    loss_bound, weight_bound, bias_bound = _bounds(loss, problem, exact, roundoff)
     return Tolerances(
         loss=_SAFETY * loss_bound + _ULPS * _ulp(exact.loss, dtype),
         weights=_SAFETY * weight_bound + _ULPS * _ulp(exact.weights, dtype),
@@ -66,9 +66,8 @@ def tolerances(loss: BatchLoss, problem: Problem, exact: Exact, dtype) -> Tolera
 
 
 def _bounds(loss: BatchLoss, problem: Problem, exact: Exact, roundoff: float):
-    n, d = problem.X.shape
-    score_error = (d + 1) * roundoff * problem.score_magnitudes()
-    per_sample = score_error if score_error.ndim == 1 else score_error.max(axis=1)
+    n = len(problem.X)
+    per_sample = score_errors(problem, roundoff)
     gradient = exact.score_gradient
     spread = per_sample if gradient.ndim == 1 else per_sample[:, None]
     sensitivity = loss.sensitivity(exact.scores, problem.y, gradient)

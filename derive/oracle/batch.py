@@ -93,10 +93,6 @@ class BatchLoss:
     naive_sample: Callable
     kink_distance: Callable | None = None
 
-    @property
-    def title(self) -> str:
-        return entry(self.name).title
-
     def evaluate(self, problem: Problem) -> Exact:
         """The loss and its gradients at ``problem``.
 
@@ -201,10 +197,6 @@ def _logistic_naive(scores, label):
 def _mse_naive(scores, target):
     (s,) = scores
     return (s - target) ** 2, [2 * (s - target)]
-
-
-def _unit(scores, labels, gradient):
-    return np.ones_like(gradient)
 
 
 BATCH_LOSSES: dict[str, BatchLoss] = {

@@ -3,9 +3,10 @@
 The oracle's closed form is proven for every size (``derive.oracle.proof``); what remains to
 trust is its float64 evaluation at the user's sizes.  A few samples are checked whole: their
 per-sample loss and every class's ``G = dl/dS``, evaluated in mpmath at 50 digits by the formulas
-as the definitions write them (no max-shift, no log-sum-exp: at 50 digits, with mpmath's exponent
-range, nothing overflows or cancels) at the scores the oracle computed, taken exactly.  A few entries of ``dL/dW`` are then re-summed at 50 digits from
-those pieces.  Together that covers every stage of the evaluation: the max-shifted softmax, the
+as the definitions write them (no max-shift, no log-sum-exp: mpmath's exponent range means
+nothing overflows; the one subtraction that would cancel all 50 digits, ``1 - sigma(s)`` at
+``s ~ 1e3``, is written ``sigma(-s)``) at the scores the oracle computed, taken exactly.  A few
+entries of ``dL/dW`` are then re-summed at 50 digits from those pieces.  Together that covers every stage of the evaluation: the max-shifted softmax, the
 log-sum-exp, the contraction ``X^T G / N`` and the penalty.  The cost does not grow with N or D
 beyond one pass over a column, so it stays well under a second at K = 1000.
 
