@@ -301,4 +301,15 @@ IMPLEMENTATION: dict[str, Limit] = {
             "user and of the oracle cannot legitimately differ."
         ),
     ),
+    "time limit": Limit(
+        value=60.0,
+        why=(
+            "Seconds each call of the judged function may take before it is stopped and the "
+            "verdict is 'crashed' (derive check-impl --time-limit; time_limit= in the library), "
+            "and that importing its file may take. A loss and gradient at CS231n's size take "
+            "milliseconds, and at the largest sizes derive accepts (2e7 numbers per array) "
+            "well under a second in NumPy, so a minute is only ever reached by code that does "
+            "not return (a loop, a wait on input), never by a slow right one."
+        ),
+    ),
 }

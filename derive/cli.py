@@ -34,7 +34,6 @@ Exit status:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -171,6 +170,9 @@ def build_check_parser() -> argparse.ArgumentParser:
                         help="output format (default text; json's schema is in docs/format.md)")
     parser.add_argument("--time-limit", type=_seconds, default=10.0, metavar="S",
                         help="seconds the verifier may spend on one entry (default 10)")
+    parser.add_argument("--explain", action="store_true",
+                        help="first list what was read: every size, declaration, assumption, constraint "
+                        "and definition, with its line (the JSON always has it, as \"reading\")")
     return parser
 
 
@@ -182,15 +184,17 @@ def build_check_impl_parser() -> argparse.ArgumentParser:
         "every gradient entry with the exact gradient, whose closed form is proven for every "
         "size ('derive --loss NAME --all-sizes'). Names the usual mistakes (missing 1/N, "
         "reg W for 2 reg W, a transposed gradient, the indicator on the wrong row, a missing "
-        "bias gradient, no max-shift). NOTE: this imports FILE.py and calls your function, so "
-        "it runs your code, as 'python FILE.py' would.",
+        "bias gradient, no max-shift, float32 precision, changed arguments). NOTE: this imports "
+        "FILE.py and calls your function, so it runs your code, as 'python FILE.py' would; the "
+        "calls run in a child process, each within --time-limit seconds.",
         epilog="Conventions: NumPy fn(W, X, y, reg) -> (loss, dW), with a bias "
         "fn(W, b, X, y, reg) -> (loss, dW, db), reg optional; PyTorch the same parameters "
         "returning the loss tensor (its autograd gradient is judged). Losses: "
         "softmax-cross-entropy, multiclass-svm (W is D x K or K x D), logistic-regression, "
         "mean-squared-error (w has D entries). Exit status: 0 correct, 1 wrong, numerically "
-        "unstable or crashed, 2 bad input (no such file or function, bad options), "
-        "3 output not written, 141 standard output closed early, silently.",
+        "unstable, imprecise, incomplete or crashed, 2 bad input (no such file or function, "
+        "bad options, an import that fails or overruns), 3 output not written, 130 interrupted "
+        "(Ctrl-C), 141 standard output closed early, silently.",
     )
     parser.add_argument("target", metavar="FILE.py:FUNCTION", help="the function to judge")
     parser.add_argument("--loss", default="softmax-cross-entropy", metavar="NAME",
@@ -219,6 +223,9 @@ def build_check_impl_parser() -> argparse.ArgumentParser:
                         help="random inputs, besides the extreme one (default 3)")
     parser.add_argument("--seed", type=_seed, default=0, metavar="S",
                         help="seed of the random inputs (default 0)")
+    parser.add_argument("--time-limit", type=_seconds, default=None, metavar="S",
+                        help="seconds the import and each call of the function may take; past "
+                        "them it is 'crashed' (default 60)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="output format (default text; json's schema is in the README)")
     return parser
@@ -399,23 +406,29 @@ def _check_impl(argv: list[str]) -> tuple[str, int]:
     """``derive check-impl``: load the function, judge it, print the report."""
     from derive.catalog import UnknownLossError
     from derive.implementation import check_implementation
+    from derive.implementation.check import DEFAULT_TIME_LIMIT
     from derive.implementation.conventions import ConventionError
-    from derive.implementation.loader import LoadError, load_function
+    from derive.implementation.loader import LoadError, load_function, stdout_to_stderr
     from derive.report.implementation import implementation_json, implementation_text
 
     args = _arguments(build_check_impl_parser(), argv)
     progress = _progress_for("derive check-impl")
+    time_limit = DEFAULT_TIME_LIMIT if args.time_limit is None else args.time_limit
     try:
-        # What the judged code prints goes to stderr: stdout carries the report (or its JSON).
-        with contextlib.redirect_stdout(sys.stderr):
-            fn = load_function(args.target)
+        # What the judged code prints, even to descriptor 1, goes to stderr: stdout carries
+        # the report (or its JSON).
+        with stdout_to_stderr():
+            fn = load_function(args.target, time_limit=time_limit)
             report = check_implementation(
                 fn, args.loss, samples=args.samples, features=args.features,
                 classes=args.classes, reg=args.reg, dtype=args.dtype, layout=args.layout,
                 bias=args.bias, framework=args.framework, weight_scale=args.weight_scale,
-                trials=args.trials, seed=args.seed, progress=progress)
+                trials=args.trials, seed=args.seed, time_limit=time_limit, isolate=True,
+                progress=progress)
     except (LoadError, ConventionError, UnknownLossError, ValueError) as error:
         raise CommandError(_message(error), EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:  # Ctrl-C (the judged code's own ones are its verdict)
+        raise CommandError("interrupted", 130) from None
     if args.format == "json":
         text = json.dumps(implementation_json(report), indent=2)
     else:
@@ -433,6 +446,8 @@ def _message(error: Exception) -> str:
 def _check(argv: list[str]) -> tuple[str, int]:
     """``derive check``: every document's verdict, and the exit status."""
     from derive.document import DocumentError, check_document
+    from derive.document.source import read_source
+    from derive.report.document import reading_text
 
     args = _arguments(build_check_parser(), argv)
     progress = _progress_for("derive check")
@@ -441,8 +456,8 @@ def _check(argv: list[str]) -> tuple[str, int]:
         try:
             if name == "-" and sys.stdin is None:
                 raise CommandError("standard input is closed", EXIT_BAD_INPUT)
-            document = sys.stdin.read() if name == "-" else Path(name)
-            results.append(check_document(document, path=name, time_limit=args.time_limit,
+            document = read_source(name, sys.stdin if name == "-" else None)
+            results.append(check_document(document, time_limit=args.time_limit,
                                           progress=progress and _step_progress(progress, name)))
         except DocumentError as error:
             where = f"{error.location}: " if error.line else (f"{error.path}: " if error.path else "")
@@ -453,6 +468,8 @@ def _check(argv: list[str]) -> tuple[str, int]:
     if args.format == "json":
         data = [r.to_json() for r in results]
         text = json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    elif args.explain:
+        text = "\n\n".join(reading_text(r) + "\n\n" + str(r) for r in results)
     else:
         text = "\n\n".join(str(r) for r in results)
     proven = all(r.status == "proven" for r in results)

@@ -75,10 +75,11 @@ def test_relu_gradient_with_an_indicator_is_proven_off_the_kink():
     assert str(verdict) == "proven (kinks) except where b + w*x = 0"
 
 
-def test_sympys_own_heaviside_is_proven_everywhere():
+def test_sympys_own_heaviside_is_proven_off_the_kink():
+    # Identical to SymPy's derivative, yet the loss has no derivative on the kink (issue 13).
     verdict = verify(RELU, [w, b], [x * Heaviside(w * x + b), Heaviside(w * x + b)])
-    assert verdict.status == "proven" and verdict.except_where == ()
-    assert str(verdict) == "proven (identical)"
+    assert verdict.status == "proven" and verdict.except_where == (Eq(b + w * x, 0),)
+    assert str(verdict) == "proven (identical) except where b + w*x = 0"
 
 
 def test_an_indicator_on_the_wrong_set_is_refuted_inside_that_set():
@@ -92,7 +93,7 @@ def test_an_indicator_on_the_wrong_set_is_refuted_inside_that_set():
 
 def test_abs_derivative_is_sign_off_zero():
     assert verify(Abs(u), [u], [indicator(u > 0) - indicator(u < 0)]).except_where == (Eq(u, 0),)
-    assert verify(Abs(u), [u], [sign(u)]).except_where == ()
+    assert verify(Abs(u), [u], [sign(u)]).except_where == (Eq(u, 0),)  # identical, off the kink
     assert verify(Abs(u), [u], [1]).status == "refuted"
 
 

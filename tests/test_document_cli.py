@@ -61,11 +61,11 @@ def test_a_bad_document_exits_2_with_location_line_and_caret(files):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("missing", ["nope.md", "folder"])
-def test_an_unreadable_file_exits_2_in_one_line(tmp_path, missing):
+@pytest.mark.parametrize("missing, reason", [("nope.md", "no such file"), ("folder", "is a directory")])
+def test_an_unreadable_file_exits_2_in_one_line(tmp_path, missing, reason):
     (tmp_path / "folder").mkdir()
     status, _, err = call(["check", str(tmp_path / missing)])
-    assert status == 2 and len(err.splitlines()) == 1 and "cannot read the document" in err
+    assert status == 2 and len(err.splitlines()) == 1 and f"{missing}: {reason}" in err
 
 
 def test_standard_input(monkeypatch):
@@ -79,7 +79,7 @@ def test_json_has_the_documented_schema(files):
     data = json.loads(out)
     assert status == 1 and data["schema"] == "derive.check/1"
     assert set(data) == {"schema", "path", "title", "status", "sizes", "definitions", "steps",
-                         "first_wrong", "result", "results"}
+                         "first_wrong", "result", "results", "reading"}
     (step,) = data["steps"]
     assert set(step) == {"line", "column", "source", "latex", "status", "checked", "scope", "reason",
                          "except_where", "after_first_wrong", "mistake", "failure"}
@@ -203,7 +203,7 @@ def test_a_member_that_does_not_exist_refutes_the_step(tmp_path):
 
 $$ f_j = w_j^T x $$
 
-$$ \frac{\partial f_y}{\partial w_y} = x + 0 f_{y-1} $$
+$$ \frac{\partial f_y}{\partial w_y} = x + 0 f_{y-1} x $$
 """
     result = derive.check_document(text)
     wrong = result.first_wrong

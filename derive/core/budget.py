@@ -12,26 +12,31 @@ No signal handler, timer or thread of the caller is touched, so a verdict does n
 The child's address space is capped at :data:`WORKER_MEMORY` bytes beyond the parent's, so a
 runaway simplification ends in ``MemoryError`` (reported as that task's failure) rather than in
 the machine swapping.  On a platform without ``fork`` the tasks run in the caller's process
-without a deadline.
+without a deadline.  Where the platform has ``fork`` but refuses it (a process limit reached, no
+memory, too many open files for the pipe), nothing runs unbounded in the caller: every task not
+yet run is reported as :class:`Failed`, with the reason the worker could not start.
+
+Results come back as frames on a pipe (:mod:`derive.core.frames`), awaited with ``poll``, so a
+caller with more than 1024 open files can wait, and any deadline, however far, is valid.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
-import select
 import signal
-import struct
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from derive.core import frames
+
 #: Memory the worker may use beyond what the parent had when it forked.
 WORKER_MEMORY = 4 * 2**30
 
-_HEADER = struct.Struct("!Q")
+#: How the reason of a task that never ran because no worker could start begins.
+NOT_STARTED = "could not start a worker process"
+
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,11 @@ def run_each(tasks: Sequence[Callable[[], object]], seconds: float) -> list[obje
         return [_attempt(task) for task in tasks]
     results: list[object] = []
     while len(results) < len(tasks):
-        results.extend(_run_in_child(tasks, len(results), seconds))
+        try:
+            results.extend(_run_in_child(tasks, len(results), seconds))
+        except OSError as error:  # fork or pipe refused: BlockingIOError, ENOMEM, EMFILE, ...
+            reason = f"{NOT_STARTED} ({type(error).__name__}: {error})"
+            results.extend(Failed(reason) for _ in range(len(tasks) - len(results)))
     return results
 
 
@@ -82,22 +91,27 @@ def _attempt(task: Callable[[], object]) -> object:
 def _run_in_child(tasks, start: int, seconds: float) -> list[object]:
     """Fork a child for ``tasks[start:]``; return results until it finishes, dies or overruns."""
     read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: we exec nothing
-        pid = os.fork()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: we exec nothing
+            pid = os.fork()
+    except BaseException:
+        os.close(read_end)
+        os.close(write_end)
+        raise
     if pid == 0:  # the child: never returns
         os.close(read_end)
         _child(tasks, start, write_end)
     os.close(write_end)
     results: list[object] = []
-    reader = _FrameReader(read_end)
+    reader = frames.FrameReader(read_end)
     try:
         while start + len(results) < len(tasks):
             frame = reader.next_frame(seconds)
-            if frame is _TIMEOUT:
+            if frame is frames.TIMEOUT:
                 results.append(TimedOut(seconds))
                 break
-            if frame is _CLOSED:
+            if frame is frames.CLOSED:
                 results.append(Failed("the worker process died (out of memory?)"))
                 break
             results.append(pickle.loads(frame))
@@ -118,7 +132,7 @@ def _child(tasks, start: int, write_end: int) -> None:
                 data = pickle.dumps(outcome)
             except Exception as error:
                 data = pickle.dumps(Failed(f"unpicklable result: {error}"))
-            _write_all(write_end, _HEADER.pack(len(data)) + data)
+            frames.send(write_end, data)
     except BaseException:
         code = 1
     finally:
@@ -140,13 +154,6 @@ def _limit_memory() -> None:
         pass  # no cap where the platform cannot set one
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
 def _stop(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
@@ -160,35 +167,3 @@ def _stop(pid: int) -> None:
             return
         except InterruptedError:
             continue
-
-
-_TIMEOUT = object()
-_CLOSED = object()
-
-
-class _FrameReader:
-    """Length-prefixed frames from a pipe, each awaited for at most a given time."""
-
-    def __init__(self, fd: int):
-        self.fd = fd
-        self.buffer = bytearray()
-
-    def next_frame(self, seconds: float):
-        deadline = time.monotonic() + seconds if math.isfinite(seconds) else math.inf
-        while True:
-            if len(self.buffer) >= _HEADER.size:
-                (length,) = _HEADER.unpack_from(self.buffer)
-                if len(self.buffer) >= _HEADER.size + length:
-                    frame = bytes(self.buffer[_HEADER.size:_HEADER.size + length])
-                    del self.buffer[:_HEADER.size + length]
-                    return frame
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return _TIMEOUT
-            ready, _, _ = select.select([self.fd], [], [], None if math.isinf(remaining) else remaining)
-            if not ready:
-                return _TIMEOUT
-            chunk = os.read(self.fd, 1 << 20)
-            if not chunk:
-                return _CLOSED
-            self.buffer.extend(chunk)

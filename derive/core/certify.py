@@ -6,7 +6,11 @@ precision (here up to :data:`MAX_DIGITS`) until the result is certain, or gives 
 never taken as an answer.  The same tool decides that an expression is *defined somewhere*:
 its denominators and logarithm arguments are certified nonzero, and its other functions finite,
 at one point.  An expression that is 0/0 everywhere (``1/(sin(x)**2 + cos(x)**2 - 1)``) never
-gets that certificate, so no proof of it is accepted.
+gets that certificate, so no proof of it is accepted, not even of the expression against itself.
+The same holds for the other ways to be undefined everywhere: a ``Piecewise`` none of whose
+conditions can hold, ``DiracDelta`` of a zero in disguise, ``tanh`` or ``atan`` at a pole in
+disguise (``tanh(I*pi/2)``), a ``Subs`` at a pole, a ``Limit`` that does not exist, a divergent
+``Integral`` or ``Sum``: each is something to certify at a point.
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ from derive.core.inputs import traits
 #: Digits a certified value carries, and the largest working precision evalf may raise to.
 CERTIFIED_DIGITS = 30
 MAX_DIGITS = 2000
+#: Digits on which a value at CERTIFIED_DIGITS and at twice as many must agree to count as finite.
+STABLE_DIGITS = 20
 
-#: Functions that are finite wherever their arguments are: nothing to certify about them.
+#: Functions that are finite wherever their (finite) arguments are: nothing to certify about them.
 _FINITE = (
-    sympy.exp, sympy.sin, sympy.cos, sympy.sinh, sympy.cosh, sympy.tanh, sympy.atan, sympy.erf,
-    sympy.erfc, sympy.Abs, sympy.sign, sympy.Heaviside, sympy.DiracDelta, sympy.Max, sympy.Min,
-    sympy.Piecewise, sympy.KroneckerDelta, sympy.re, sympy.im, sympy.conjugate,
-    AppliedUndef, sympy.Derivative, sympy.Subs,
+    sympy.exp, sympy.sin, sympy.cos, sympy.sinh, sympy.cosh, sympy.erf, sympy.erfc, sympy.Abs,
+    sympy.sign, sympy.KroneckerDelta, sympy.re, sympy.im, sympy.conjugate, AppliedUndef,
 )
+#: Functions finite wherever their arguments are finite and real (poles or no value off the line).
+_FINITE_WHEN_REAL = (sympy.tanh, sympy.atan, sympy.Heaviside, sympy.Max, sympy.Min)
+#: Expressions that are neither functions nor arithmetic but whose value needs no certificate.
+_NOT_CERTIFIED = (sympy.Add, sympy.Mul, sympy.Pow, sympy.Tuple)
 
 
 def has_undefined_atoms(expr: Expr, memo: dict | None = None) -> bool:
@@ -52,10 +60,10 @@ def value_at(expr: Expr, point: Mapping, digits: int = CERTIFIED_DIGITS, strict:
     >>> value_at(sin(x)**2 + cos(x)**2 - 1, {x: Rational(1, 2)}) is None
     True
     """
-    exact = expr.xreplace(dict(point))
     try:
+        exact = expr.xreplace(dict(point))  # may raise: Heaviside(1 + I), Derivative wrt 1/2, ...
         value = exact.evalf(digits, strict=strict, maxn=MAX_DIGITS)
-    except (PrecisionExhausted, ValueError, TypeError, ZeroDivisionError, OverflowError):
+    except (PrecisionExhausted, Exception):  # SymPy raises many kinds; any is "not certain"
         return None
     if not value.is_number or has_undefined_atoms(value):
         return None
@@ -65,11 +73,36 @@ def value_at(expr: Expr, point: Mapping, digits: int = CERTIFIED_DIGITS, strict:
     return value
 
 
+def finite_at(expr: Expr, point: Mapping) -> bool:
+    """Whether ``expr`` has a finite value at ``point``, with the same value at two precisions.
+
+    evalf does not track the accuracy of every function: at a pole in disguise
+    (``tan(pi*(sin(x)**2 + cos(x)**2)/2)``) it returns a large "value" that grows with the working
+    precision.  A value that does not stay put when the precision doubles is not finite.
+
+    Examples
+    --------
+    >>> from sympy import Rational, tan, pi, sin, cos, symbols
+    >>> x = symbols("x", real=True)
+    >>> finite_at(tan(x), {x: Rational(1, 3)}), finite_at(tan(pi * (sin(x)**2 + cos(x)**2) / 2), {x: Rational(1, 3)})
+    (True, False)
+    """
+    low = value_at(expr, point, CERTIFIED_DIGITS)
+    high = value_at(expr, point, 2 * CERTIFIED_DIGITS)
+    if low is None or high is None:
+        return False
+    tolerance = sympy.Integer(10) ** -STABLE_DIGITS * (1 + abs(high))
+    return bool(abs(low - high) <= tolerance)
+
+
 def singular_parts(expr: sympy.Basic, memo: dict) -> frozenset:
     """What must be certified for ``expr`` to be defined: ``("nonzero", e)`` and ``("finite", e)``.
 
-    Denominators and logarithm arguments must be nonzero; applications of functions that have
-    poles (``tan``, ``gamma``, ...) must be finite.  ``memo`` shares the work across entries.
+    Denominators, logarithm arguments, bases raised to a power not known nonnegative and
+    ``DiracDelta`` arguments must be nonzero; applications of functions that have poles (``tan``,
+    ``gamma``, ``tanh`` of a complex argument, ...), a ``Piecewise`` without a ``True`` case, and
+    whatever is not arithmetic (``Integral``, ``Limit``, a ``Subs`` or ``Derivative`` of anything but
+    an undefined function) must be finite.  ``memo`` shares the work across entries.
 
     Examples
     --------
@@ -84,14 +117,35 @@ def singular_parts(expr: sympy.Basic, memo: dict) -> frozenset:
     for argument in expr.args:  # Piecewise conditions and pairs are walked too
         if isinstance(argument, sympy.Basic):
             parts |= singular_parts(argument, memo)
-    if isinstance(expr, sympy.Pow) and expr.exp.is_negative:
+    if isinstance(expr, sympy.Pow) and not expr.exp.is_nonnegative:
         parts |= {("nonzero", expr.base)}
-    elif isinstance(expr, sympy.log):
+    elif isinstance(expr, (sympy.log, sympy.DiracDelta)):
         parts |= {("nonzero", expr.args[0])}
-    elif isinstance(expr, sympy.Function) and not isinstance(expr, _FINITE):
+    elif _needs_finite_certificate(expr):
         parts |= {("finite", expr)}
     memo[expr] = parts
     return parts
+
+
+def _needs_finite_certificate(expr: sympy.Basic) -> bool:
+    if not isinstance(expr, Expr) or expr.is_Atom or isinstance(expr, _NOT_CERTIFIED):
+        return False
+    if isinstance(expr, sympy.Piecewise):
+        return expr.args[-1].cond is not sympy.true
+    if isinstance(expr, _FINITE):
+        return False
+    if isinstance(expr, _FINITE_WHEN_REAL):
+        return not all(arg.is_extended_real for arg in expr.args)
+    if isinstance(expr, (sympy.Derivative, sympy.Subs)):
+        return not _of_undefined_function(expr)
+    return True  # any other function, and Integral, Sum, Limit, Product, ...
+
+
+def _of_undefined_function(expr: Expr) -> bool:
+    """A derivative or substitution of an undefined function: opaque, finite by assumption."""
+    while isinstance(expr, (sympy.Derivative, sympy.Subs)):
+        expr = expr.expr
+    return isinstance(expr, AppliedUndef)
 
 
 def obviously_positive(expr: Expr, memo: dict) -> bool:
@@ -142,6 +196,10 @@ class Definedness:
     def has_undefined_atoms(self, *exprs: Expr) -> bool:
         return any(has_undefined_atoms(e, self._traits) for e in exprs)
 
+    def traits(self, expr: Expr) -> frozenset:
+        """:func:`derive.core.inputs.traits`, sharing the walk with the checks here."""
+        return traits(expr, self._traits)
+
     def trivially_defined(self, *exprs: Expr) -> bool:
         """True when nothing needs evaluating: no denominators or logarithms that might vanish."""
         return not self.has_undefined_atoms(*exprs) and not self._open_parts(exprs)
@@ -165,6 +223,9 @@ class Definedness:
         key = (part, index)
         if key not in self._certified:
             kind, expr = part
-            value = value_at(expr, self._points[index], strict=(kind == "nonzero"))
-            self._certified[key] = value is not None and (kind == "finite" or value != 0)
+            if kind == "nonzero":
+                value = value_at(expr, self._points[index])
+                self._certified[key] = value is not None and value != 0
+            else:
+                self._certified[key] = finite_at(expr, self._points[index])
         return self._certified[key]

@@ -27,6 +27,8 @@ from derive.core.verdict import VerificationInputError
 #: Candidate values tried per symbol before it is declared unsamplable, and per point before
 #: the constraints are declared unsatisfiable by sampling.
 ATTEMPTS = 40
+#: Most terms a constraint may have once expanded (bounded before it is expanded, in the caller).
+MAX_CONSTRAINT_TERMS = 10_000
 
 
 def _integers(rng: random.Random) -> Expr:
@@ -103,6 +105,12 @@ def solve_constraints(given: Iterable, wrt: Sequence[Symbol]) -> tuple[Constrain
     >>> (c,) = solve_constraints([Eq(t0 + t1 + t2, 1)], [])
     >>> c.symbol, c.value
     (t2, -t0 - t1 + 1)
+    >>> solve_constraints([Eq(t0 + t1, 1), Eq(t0 + t1, 2)], [])
+    Traceback (most recent call last):
+    ...
+    derive.core.verdict.VerificationInputError: the constraints are contradictory: Eq(t0 + t1, 2) cannot hold together with Eq(t0 + t1, 1) (it reduces to -1 = 0)
+
+    An equation implied by the ones before it is redundant, and dropped.
     """
     if isinstance(given, (str, bytes, sympy.Basic)) or not isinstance(given, (list, tuple)):
         raise VerificationInputError(
@@ -113,6 +121,13 @@ def solve_constraints(given: Iterable, wrt: Sequence[Symbol]) -> tuple[Constrain
     for equation in given:
         if isinstance(equation, (str, bytes)):
             raise VerificationInputError("given holds a string; build equations with sympy.Eq")
+        if equation is sympy.true:
+            continue  # Eq(t, t): always holds
+        if equation is sympy.false:
+            raise VerificationInputError(
+                "the constraints are contradictory: given holds an equation that SymPy already "
+                "evaluated to False (such as Eq(0, 1))"
+            )
         if not isinstance(equation, sympy.Equality):
             raise VerificationInputError(
                 f"given must hold equations (sympy.Eq), got {equation!r} ({type(equation).__name__})"
@@ -125,7 +140,20 @@ def solve_constraints(given: Iterable, wrt: Sequence[Symbol]) -> tuple[Constrain
                 "taken with respect to; constraints may only relate other symbols"
             )
         residual = (equation.lhs - equation.rhs).xreplace({c.symbol: c.value for c in solved})
+        if _expanded_terms(residual, {}) > MAX_CONSTRAINT_TERMS:
+            raise VerificationInputError(
+                f"cannot use the constraint {equation}: expanded, it would have more than "
+                f"{MAX_CONSTRAINT_TERMS} terms; constraints must be linear (e.g. Eq(t0 + t1 + t2, 1))"
+            )
         residual = sympy.expand(residual)
+        if not residual.free_symbols and residual.is_zero is not None:
+            if residual.is_zero:
+                continue  # implied by the equations before it
+            earlier = ", ".join(str(c.equation) for c in solved)
+            raise VerificationInputError(
+                f"the constraints are contradictory: {equation} cannot hold together with "
+                f"{earlier or 'itself'} (it reduces to {residual} = 0)"
+            )
         constraint = _solve_linear(residual, equation)
         if constraint is None:
             raise VerificationInputError(
@@ -136,6 +164,26 @@ def solve_constraints(given: Iterable, wrt: Sequence[Symbol]) -> tuple[Constrain
                   for c in solved]
         solved.append(constraint)
     return tuple(solved)
+
+
+def _expanded_terms(expr: Expr, memo: dict) -> int:
+    """An upper bound on the terms of ``sympy.expand(expr)`` (capped just past the budget)."""
+    if expr in memo:
+        return memo[expr]
+    cap = MAX_CONSTRAINT_TERMS + 1
+    if isinstance(expr, sympy.Add):
+        result = sum(_expanded_terms(arg, memo) for arg in expr.args)
+    elif isinstance(expr, sympy.Mul):
+        result = 1
+        for arg in expr.args:
+            result = min(result * _expanded_terms(arg, memo), cap)
+    elif isinstance(expr, sympy.Pow) and expr.exp.is_Integer:
+        base = _expanded_terms(expr.base, memo)
+        result = 1 if base == 1 else (cap if abs(expr.exp) > cap.bit_length() * 64 else base ** abs(int(expr.exp)))
+    else:
+        result = 1 + sum(_expanded_terms(arg, memo) - 1 for arg in expr.args if isinstance(arg, Expr))
+    memo[expr] = result = min(result, cap)
+    return result
 
 
 def _solve_linear(residual: Expr, equation) -> Constraint | None:

@@ -8,6 +8,8 @@ Every check here exists because an input once made the verifier say something fa
 * Floats: SymPy subtracts at a float's precision (``1.0*x - x*(1 + 10**-20)`` is 0), so every
   float is replaced by its exact binary value as a Rational first.
 * Matrix symbols, strings, booleans and other non-expressions: a precise error.
+* Two different symbols with one name (``Symbol('x')`` and ``Symbol('x', positive=True)``): a
+  counterexample would print both as ``x``, so it could not be read: rejected, naming both.
 """
 
 from __future__ import annotations
@@ -150,15 +152,22 @@ def expression(value, what: str, memo: dict | None = None) -> Expr:
 _UNDEFINED_ATOMS = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
 
 
+_SWITCHES = (sympy.Heaviside, sympy.DiracDelta, sympy.sign, sympy.Abs, sympy.Max, sympy.Min,
+             sympy.Piecewise)
+
+
 def traits(expr: sympy.Basic, memo: dict) -> frozenset:
     """What an expression contains, in one pass shared through ``memo``: any of ``"float"``,
-    ``"matrix"``, ``"noncommutative"`` and ``"undefined"`` (nan, zoo, an infinity).
+    ``"matrix"``, ``"noncommutative"``, ``"undefined"`` (nan, zoo, an infinity) and ``"switch"``
+    (``Max``, ``Abs``, ``Heaviside``, ``Piecewise``, ...: a possible kink).
 
     Examples
     --------
-    >>> from sympy import Symbol, log, zoo
+    >>> from sympy import Symbol, log, zoo, Max
     >>> sorted(traits(0.5 * Symbol("A", commutative=False) + log(zoo * Symbol("x")), {}))
     ['float', 'noncommutative', 'undefined']
+    >>> sorted(traits(Max(0, Symbol("x")), {}))
+    ['switch']
     """
     if expr in memo:
         return memo[expr]
@@ -166,6 +175,8 @@ def traits(expr: sympy.Basic, memo: dict) -> frozenset:
         found = frozenset().union(*(traits(arg, memo) for arg in expr.args))
         if isinstance(expr, sympy.MatrixSymbol):
             found |= {"matrix"}
+        elif isinstance(expr, _SWITCHES):
+            found |= {"switch"}
     elif isinstance(expr, Float):
         found = frozenset({"float"} if expr.is_finite else {"float", "undefined"})
     elif expr in _UNDEFINED_ATOMS:
@@ -213,3 +224,79 @@ def variable(value) -> Symbol:
             f"wrt has a noncommutative symbol {value}; derive's proofs are commutative algebra"
         )
     return value
+
+
+def distinct_names(exprs) -> None:
+    """Raise a VerificationInputError if two different symbols in ``exprs`` print alike.
+
+    Examples
+    --------
+    >>> from sympy import Symbol
+    >>> distinct_names([Symbol("x") + 1, Symbol("y")])
+    >>> distinct_names([Symbol("x") + 1, Symbol("x", positive=True)])
+    Traceback (most recent call last):
+    ...
+    derive.core.verdict.VerificationInputError: two different symbols are both named x (one with no assumptions, one with positive=True); a verdict could not tell them apart: give them different names or the same assumptions
+    """
+    by_name: dict[str, Symbol] = {}
+    seen: set = set()
+    stack = [e for e in exprs if isinstance(e, sympy.Basic)]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, Symbol):
+            other = by_name.setdefault(str(node), node)
+            if other != node:
+                first, second = sorted((_facts(other), _facts(node)))
+                raise VerificationInputError(
+                    f"two different symbols are both named {node} (one with {first}, one with "
+                    f"{second}); a verdict could not tell them apart: give them different names "
+                    "or the same assumptions"
+                )
+        else:
+            stack.extend(node.args)
+
+
+def _facts(symbol: Symbol) -> str:
+    facts = [f"{k}={v}" for k, v in sorted(symbol._assumptions_orig.items())] if hasattr(
+        symbol, "_assumptions_orig") else []
+    kind = "" if type(symbol) is Symbol else f"a {type(symbol).__name__}, "
+    return kind + (", ".join(facts) or "no assumptions")
+
+
+def nesting_depth(values) -> int:
+    """The deepest nesting of any expression in ``values`` (lists, tuples, matrices of them),
+    computed without recursion, so that it works on inputs too deep for SymPy.
+
+    Examples
+    --------
+    >>> from sympy import Function, Symbol
+    >>> e = Symbol("x")
+    >>> for _ in range(3000):
+    ...     e = Function("f")(e)
+    >>> nesting_depth([e, 1])
+    3001
+    """
+    depth: dict = {}
+    roots = []
+    pending = list(values) if isinstance(values, (list, tuple)) else [values]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, (list, tuple, sympy.MatrixBase)):
+            pending.extend(value)
+        elif isinstance(value, sympy.Basic):
+            roots.append(value)
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node in depth:
+                continue
+            if expanded:
+                depth[node] = 1 + max((depth[a] for a in node.args), default=0)
+            else:
+                stack.append((node, True))
+                stack.extend((a, False) for a in node.args if a not in depth)
+    return max((depth[r] for r in roots), default=0)

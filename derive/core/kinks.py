@@ -12,11 +12,20 @@ the claim must be decided by them (``1[s > 0]`` is, ``1[s > 1]`` is not, and the
 left to the counterexample search).  A kink ``c * s`` for a rational ``c`` is the kink ``s``.
 Only expressions that SymPy knows to be real are kinks: ``Abs(c)`` of a complex ``c`` is not
 ``+-c`` anywhere.
+
+"Except where s = 0" is only an honest exception if that set is *null* (of measure zero): the
+zero set of ``floor(x)`` is all of ``[0, 1)``, of ``sign(x)**2 - 1`` all of ``x != 0``, and of
+``sin(x)**2 + cos(x)**2 - 1`` everything.  :func:`is_null_kink` certifies it: the kink must be
+analytic (built by :func:`analytic_classes`' rules from continuous real symbols) and certifiably
+nonzero at one point.  An analytic function that is not identically zero on a connected domain
+vanishes only on a null set.  A kink that cannot be certified so is never named as an exception:
+the kinks strategy then proves nothing, and the claim goes to the counterexample search.
 """
 
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator
 
 import sympy
@@ -24,6 +33,20 @@ from sympy import Expr
 
 #: Most kinks split on: 2**MAX_KINKS sign cases are proven one by one.
 MAX_KINKS = 10
+#: Points at which a kink is tried for a certified nonzero value (see :func:`is_null_kink`).
+NULL_CERTIFICATE_POINTS = 4
+#: A polynomial kink whose expansion has at most this many terms (bounded before expanding) is
+#: certified null by expanding it, cheaply enough to do in the caller's process.
+POLYNOMIAL_KINK_TERMS = 1000
+
+#: Functions analytic on the whole real line and entire or meromorphic on the complex plane.
+_ENTIRE = (sympy.exp, sympy.sin, sympy.cos, sympy.sinh, sympy.cosh, sympy.erf, sympy.erfc)
+_REAL_ANALYTIC_MEROMORPHIC = (sympy.tanh, sympy.sech)
+_MEROMORPHIC = (sympy.tan, sympy.cot, sympy.sec, sympy.csc, sympy.coth, sympy.csch)
+#: Analytic on the real line, but with branch points off it.
+_REAL_ANALYTIC = (sympy.atan, sympy.asinh)
+#: Assumptions that make a symbol's values a discrete or otherwise non-open set.
+_DISCRETE_FACTS = ("integer", "rational", "algebraic", "zero")
 
 _SWITCHES = (sympy.Heaviside, sympy.DiracDelta, sympy.sign, sympy.Abs)
 
@@ -61,17 +84,189 @@ def kinks_of(expr: Expr) -> dict[Expr, Expr]:
         if kink.free_symbols and kink.is_extended_real:
             found.setdefault(canonical(kink)[0], kink)
 
-    for node in sympy.preorder_traversal(expr):
+    for kink in _candidates(expr):
+        add(kink)
+    return dict(sorted(found.items(), key=lambda item: sympy.default_sort_key(item[0])))
+
+
+def _candidates(expr: Expr) -> list[Expr]:
+    """The expressions whose sign a switch in ``expr`` depends on, each subexpression seen once."""
+    found: list[Expr] = []
+    seen: set = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
         if isinstance(node, _SWITCHES):
-            add(node.args[0])
+            found.append(node.args[0])
         elif isinstance(node, (sympy.Max, sympy.Min)):
-            for left, right in itertools.combinations(node.args, 2):
-                add(left - right)
+            found.extend(left - right for left, right in itertools.combinations(node.args, 2))
         elif isinstance(node, sympy.Piecewise):
             for _, condition in node.args:
-                for relation in _relations(condition):
-                    add(relation.lhs - relation.rhs)
-    return dict(sorted(found.items(), key=lambda item: sympy.default_sort_key(item[0])))
+                found.extend(r.lhs - r.rhs for r in _relations(condition))
+        stack.extend(reversed(node.args))
+    return found
+
+
+def polynomial_null_kinks(expr: Expr) -> list[Expr] | None:
+    """The kinks of ``expr``, all certified null, when every kink is a small polynomial; else None.
+
+    Cheap enough for the caller's process: each candidate's expansion is bounded by
+    :data:`POLYNOMIAL_KINK_TERMS` before it is expanded.  A nonzero polynomial vanishes on a null
+    set.
+
+    Examples
+    --------
+    >>> from sympy import Max, Heaviside, floor, symbols
+    >>> w, x, b = symbols("w x b", real=True)
+    >>> polynomial_null_kinks(x * Heaviside(w * x + b) + Max(0, 1 - w))
+    [b + w*x, w - 1]
+    >>> polynomial_null_kinks(Heaviside(floor(x))) is None
+    True
+    """
+    kinks: dict[Expr, None] = {}
+    for candidate in _candidates(expr):
+        if not candidate.free_symbols:
+            continue
+        if not _small_polynomial(candidate) or not candidate.is_extended_real:
+            return None
+        primitive = canonical(candidate)[0]
+        if primitive == 0:
+            return None
+        kinks[primitive] = None
+    return sorted(kinks, key=sympy.default_sort_key)
+
+
+def _small_polynomial(expr: Expr) -> bool:
+    """A polynomial in continuous real symbols whose expansion has few terms (bounded first)."""
+    if not all(analytic_classes(s, {})[1] for s in expr.free_symbols):
+        return False
+    return _expanded_terms(expr, {}) <= POLYNOMIAL_KINK_TERMS
+
+
+def _expanded_terms(expr: Expr, memo: dict) -> float:
+    """An upper bound on the terms of ``expr`` expanded; inf when it is no polynomial."""
+    if expr in memo:
+        return memo[expr]
+    if expr.is_Symbol or expr.is_Rational:
+        result = 1
+    elif isinstance(expr, sympy.Add):
+        result = sum(_expanded_terms(arg, memo) for arg in expr.args)
+    elif isinstance(expr, sympy.Mul):
+        result = 1
+        for arg in expr.args:
+            result = min(result * _expanded_terms(arg, memo), float("inf"))
+    elif isinstance(expr, sympy.Pow) and expr.exp.is_Integer and 0 <= expr.exp <= POLYNOMIAL_KINK_TERMS:
+        base = _expanded_terms(expr.base, memo)
+        result = 1 if base == 1 else (base ** int(expr.exp) if base <= POLYNOMIAL_KINK_TERMS else float("inf"))
+    else:
+        result = float("inf")
+    memo[expr] = result = min(result, float("inf"))
+    return result
+
+
+def is_null_kink(kink: Expr) -> bool:
+    """True when the set where the real expression ``kink`` is 0 is certifiably of measure zero.
+
+    The kink must be analytic on a connected domain (:func:`analytic_classes`) and certifiably
+    nonzero (by :func:`derive.core.certify.value_at`) at one of
+    :data:`NULL_CERTIFICATE_POINTS` points drawn deterministically from its symbols' domains.
+
+    Examples
+    --------
+    >>> from sympy import floor, sign, sin, cos, symbols, exp
+    >>> x, y = symbols("x y", real=True)
+    >>> is_null_kink(x * y + exp(x) - 1), is_null_kink(floor(x)), is_null_kink(sign(x)**2 - 1)
+    (True, False, False)
+    >>> is_null_kink(sin(x)**2 + cos(x)**2 - 1)
+    False
+    """
+    from derive.core.certify import value_at
+    from derive.core.domain import Domain
+
+    if not kink.free_symbols:
+        return False
+    if _small_polynomial(kink):
+        return canonical(kink)[0] != 0
+    if not any(analytic_classes(kink, {})):
+        return False
+    rng = random.Random(f"null kink:{sympy.srepr(kink)}")
+    domain = Domain()
+    for _ in range(NULL_CERTIFICATE_POINTS):
+        point = domain.point(kink.free_symbols, rng)
+        if point is None:
+            return False
+        value = value_at(kink, point)
+        if value is not None and value != 0:
+            return True
+    return False
+
+
+def analytic_classes(expr: Expr, memo: dict) -> tuple[bool, bool]:
+    """``(real, meromorphic)``: whether ``expr`` is certainly analytic on its symbols' domain.
+
+    ``real``: real-analytic on the whole domain, which is connected: every symbol is real and
+    continuous, and ranges over the real line or a half-line (a ``nonzero`` symbol's domain has
+    two parts, on one of which ``exp(log(x**2)/2) - x`` vanishes and on the other not).
+    Logarithms and fractional powers need a base SymPy knows positive there, divisions a
+    denominator it knows nonzero.
+
+    ``meromorphic``: built from continuous real symbols with ``+``, ``*``, integer powers and
+    entire or meromorphic functions, so it extends to a function holomorphic off a set that
+    cannot disconnect the complex domain (no branch cuts: no logarithms or fractional powers).
+
+    In either case the expression vanishes on a set of positive measure only if it vanishes
+    everywhere.
+
+    Examples
+    --------
+    >>> from sympy import log, symbols, Abs, tan
+    >>> x = symbols("x", real=True)
+    >>> p = symbols("p", positive=True)
+    >>> analytic_classes(log(p) + x**2, {}), analytic_classes(tan(x) / x, {})
+    ((True, False), (False, True))
+    >>> analytic_classes(Abs(x) - x, {})
+    (False, False)
+    """
+    if expr in memo:
+        return memo[expr]
+    memo[expr] = result = _analytic_classes(expr, memo)
+    return result
+
+
+def _analytic_classes(expr: Expr, memo: dict) -> tuple[bool, bool]:
+    if expr.is_Symbol:
+        continuous = bool(expr.is_extended_real) and not any(
+            getattr(expr, f"is_{fact}") for fact in _DISCRETE_FACTS
+        )
+        connected = not (expr.is_nonzero and expr.is_positive is not True and expr.is_negative is not True)
+        return continuous and connected, continuous
+    if expr.is_Number or expr.is_NumberSymbol:
+        real = bool(expr.is_extended_real and expr.is_finite)
+        return real, real
+    args = [analytic_classes(arg, memo) for arg in expr.args] if isinstance(expr, Expr) else []
+    real = bool(args) and all(r for r, _ in args)
+    meromorphic = bool(args) and all(m for _, m in args)
+    if isinstance(expr, (sympy.Add, sympy.Mul)):
+        return real, meromorphic
+    if isinstance(expr, sympy.Pow):
+        base, exponent = expr.args
+        if exponent.is_Integer:
+            if exponent >= 0:
+                return real, meromorphic
+            return real and bool(base.is_nonzero), meromorphic
+        return real and bool(base.is_positive) and bool(exponent.is_real), False
+    if isinstance(expr, _ENTIRE) or isinstance(expr, _REAL_ANALYTIC_MEROMORPHIC):
+        return real, meromorphic
+    if isinstance(expr, _MEROMORPHIC):
+        return False, meromorphic
+    if isinstance(expr, _REAL_ANALYTIC):
+        return real, False
+    if isinstance(expr, sympy.log):
+        return real and bool(expr.args[0].is_positive), False
+    return False, False
 
 
 def _relations(condition) -> list:

@@ -13,6 +13,9 @@ smooth function, so a refutation found this way is a refutation for a real ``f``
 
 Whatever has no finite value here (a pole, ``nan``, ``zoo``, a switch such as ``Heaviside`` too
 close to its kink to decide at this precision) raises :class:`Undefined`: it is never agreement.
+A switch whose argument is *exactly* zero at the point (``sign(floor(x))`` at ``x = 1/2``: SymPy
+decides it exactly) takes SymPy's value there (``sign(0) = 0``, ``Heaviside(0) = 1/2``), so a claim
+wrong on a whole region where a piecewise-constant argument vanishes can be refuted there.
 """
 
 from __future__ import annotations
@@ -169,11 +172,20 @@ class Evaluator:
         return value
 
     def _decided_sign(self, expr: Expr) -> int:
-        """The sign of a real value, or Undefined when it is too close to 0 to tell."""
+        """The sign of a real value (0 only when SymPy shows it exactly 0 at this point), or
+        Undefined when it is too close to 0 to tell."""
         value = self._real(expr)
         if abs(value) <= self.noise:
+            if self._exactly_zero(expr):
+                return 0
             raise Undefined(f"{expr} is too close to 0 to decide its sign here")
         return 1 if value > 0 else -1
+
+    def _exactly_zero(self, expr: Expr) -> bool:
+        try:
+            return expr.xreplace(self.point).is_zero is True
+        except Exception:  # SymPy raises many kinds for values outside a domain
+            return False
 
     def _switch(self, expr: Expr):
         if isinstance(expr, sympy.sign):
@@ -181,6 +193,10 @@ class Evaluator:
             if isinstance(value, mpmath.mpc) and abs(value.imag) > self.noise * abs(value):
                 return value / abs(value)  # sign(z) = z / |z| off the real line
         sign = self._decided_sign(expr.args[0])
+        if sign == 0:
+            if isinstance(expr, sympy.DiracDelta):
+                raise Undefined(f"{expr} is infinite here")
+            return self._number(expr.func(sympy.Integer(0), *expr.args[1:]))  # Heaviside(0) = 1/2
         if isinstance(expr, sympy.DiracDelta):
             return mpmath.mpf(0)
         if isinstance(expr, sympy.sign):
@@ -209,8 +225,10 @@ class Evaluator:
         if isinstance(condition, sympy.Ne):
             return not self._equal(condition.lhs - condition.rhs)
         if isinstance(condition, sympy.core.relational.Relational):
-            # The sign is decided away from 0, so strict and non-strict agree.
+            # The sign is decided away from 0 (so strict and non-strict agree), or exactly 0.
             sign = self._decided_sign(condition.lhs - condition.rhs)
+            if sign == 0:
+                return condition.rel_op in (">=", "<=")
             return sign > 0 if condition.rel_op in (">", ">=") else sign < 0
         raise Undefined(f"cannot decide the condition {condition}")
 

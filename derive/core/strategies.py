@@ -4,10 +4,15 @@ A strategy returns ``None`` (not shown) or the tuple of relations on which the c
 differ (``()`` for everywhere).  A strategy that fails proves nothing either way; the verifier
 then moves on, and in the end either a counterexample or "unproven" is the answer.
 
-``instant`` strategies run in the caller's process before anything else, bounded by size rather
-than time (:data:`MAX_TERMS`), so their verdicts never depend on timing.  The others run in
-the worker process under each entry's own deadline (:mod:`derive.core.budget`), the
-counterexample search between the cheap ones and ``simplify``.
+``instant`` strategies run in the caller's process before anything else, bounded by work rather
+than time, so their verdicts never depend on timing: ``identical`` builds one difference, and the
+instant ``rational`` test gives up past :data:`INSTANT_WORK` units of polynomial work (about
+0.3 s; see :mod:`derive.core.rational`).  A pair it gave up on is tested again in the worker
+process, where every other strategy runs too, under each entry's own deadline
+(:mod:`derive.core.budget`), the counterexample search between the cheap ones and ``simplify``.
+
+A proof split on kinks (``kinks``) names them as the exceptions; it is given only when every kink
+is certified to vanish on a null set (:func:`derive.core.kinks.is_null_kink`).
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ import sympy
 from sympy import Expr
 
 from derive.core.freeze import AtomFreezer
-from derive.core.kinks import MAX_KINKS, OnRegion, kinks_of, sign_cases
+from derive.core.kinks import MAX_KINKS, OnRegion, is_null_kink, kinks_of, sign_cases
 from derive.core.rational import NotRational, TooLarge, is_zero_rational
 
 #: Term budget of every rational zero test: the largest polynomial it may build.  Past it the
 #: test gives up at once instead of spending the entry's whole budget on one expansion.
 MAX_TERMS = 200_000
+#: Work budget of the instant rational test, in units of :mod:`derive.core.rational` (one unit
+#: is at most about 3 microseconds: 100 000 units are about 0.3 s).
+INSTANT_WORK = 100_000
 
 Proof = tuple  # relations where the claim may differ; () for everywhere
 
@@ -35,6 +43,8 @@ class Context:
     def __init__(self):
         self.freezer = AtomFreezer()
         self.splitting_freezer = AtomFreezer(split_exponentials=True)
+        #: Pairs the instant rational test gave up on for their size: the worker tries again.
+        self.too_large_for_instant: set = set()
 
 
 def _identical(truth: Expr, claim: Expr, context: Context) -> Proof | None:
@@ -42,7 +52,20 @@ def _identical(truth: Expr, claim: Expr, context: Context) -> Proof | None:
 
 
 def _rational(truth: Expr, claim: Expr, context: Context) -> Proof | None:
-    """Zero as a rational function of its exponentials and other atoms."""
+    """Zero as a rational function of its exponentials and other atoms, within INSTANT_WORK."""
+    try:
+        return () if is_zero_rational(context.freezer.freeze(truth - claim), MAX_TERMS, INSTANT_WORK) else None
+    except TooLarge:
+        context.too_large_for_instant.add((truth, claim))
+        return None
+    except (NotRational, ValueError, ZeroDivisionError):
+        return None
+
+
+def _rational_unhurried(truth: Expr, claim: Expr, context: Context) -> Proof | None:
+    """The rational test again, in the worker, for a pair too large for the instant one."""
+    if (truth, claim) not in context.too_large_for_instant:
+        return None
     return () if _zero(truth - claim, context.freezer) else None
 
 
@@ -73,7 +96,7 @@ _REWRITABLE = (sympy.tanh, sympy.sinh, sympy.cosh, sympy.coth, sympy.sech, sympy
 def _kinks(truth: Expr, claim: Expr, context: Context) -> Proof | None:
     """Zero on every open region where the true side's kinks keep their signs."""
     kinks = kinks_of(truth)
-    if not kinks or len(kinks) > MAX_KINKS:
+    if not kinks or len(kinks) > MAX_KINKS or not all(is_null_kink(k) for k in kinks):
         return None
     difference = truth - claim
     for signs in sign_cases(list(kinks)):
@@ -114,13 +137,14 @@ class Strategy:
 LADDER: tuple[Strategy, ...] = (
     Strategy("identical", _identical, instant=True),
     Strategy("rational", _rational, instant=True),
+    Strategy("rational", _rational_unhurried),
     Strategy("log-expand", _log_expand),
     Strategy("exp-log", _exp_log),
     Strategy("exp-rewrite", _exp_rewrite),
     Strategy("kinks", _kinks),
     Strategy("simplify", _simplify, after_search=True),
 )
-LADDER_ORDER = tuple(strategy.name for strategy in LADDER)
+LADDER_ORDER = tuple(dict.fromkeys(strategy.name for strategy in LADDER))
 INSTANT = tuple(s for s in LADDER if s.instant)
 BEFORE_SEARCH = tuple(s for s in LADDER if not s.instant and not s.after_search)
 AFTER_SEARCH = tuple(s for s in LADDER if s.after_search)

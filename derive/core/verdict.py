@@ -3,7 +3,9 @@
 ``proven``
     A strategy showed the two sides equal wherever they are defined, and they are certifiably
     defined somewhere.  ``except_where`` names the lower-dimensional set (the kinks of the loss,
-    where it is not differentiable) on which the claim may differ; ``()`` means everywhere.
+    where it is not differentiable) on which the claim may differ; ``()`` means everywhere.  Every
+    set it names is certified null (of measure zero): a kink such as ``floor(x)``, zero on all of
+    ``[0, 1)``, is never named, and a claim that needs it as an exception is not proven.
 ``refuted``
     At an exact point the two sides are both defined and their difference is certified nonzero.
 ``unproven``

@@ -8,7 +8,9 @@ How an entry is decided:
 
 1. Inputs are checked and made exact (:mod:`derive.core.inputs`); constraints in ``given`` are
    solved and substituted (:mod:`derive.core.domain`).
-2. The instant strategies (identical, rational) run here, bounded by size, not time.
+2. The instant strategies (identical, rational) run here, bounded by work, not time
+   (:mod:`derive.core.strategies`).  An entry they prove is decided here only if it needs no
+   evaluation: it is trivially defined and its true side has no kinks.
 3. Everything else runs in a worker process with the entry's own deadline of ``time_limit``
    seconds (:mod:`derive.core.budget`): the definedness certificate where it needs evaluation,
    the cheap symbolic strategies, the counterexample search (:mod:`derive.core.search`), then
@@ -16,14 +18,24 @@ How an entry is decided:
 
 A proof counts only if the entry is certifiably defined somewhere (:mod:`derive.core.certify`):
 an expression that is undefined everywhere, such as ``nan`` or a 0/0 in disguise, is never
-proven.  Random choices are seeded per entry from ``seed``, so no verdict depends on the order of
-entries, the hash seed, the calling thread, its signal mask or its timers.
+proven.  Every proof of an entry whose true side has kinks names them in ``except_where`` (the loss
+is not differentiable there), and only kinks certified to vanish on a null set are ever named
+(:func:`derive.core.kinks.is_null_kink`).  Random choices are seeded per entry from ``seed``, so
+no verdict depends on the order of entries, the hash seed, the calling thread, its signal mask or
+its timers.
+
+Inputs SymPy cannot handle raise a precise :class:`VerificationInputError`, never a stray exception:
+expressions nested deeper than SymPy can recurse, two different symbols that print alike
+(``Symbol('x')`` and ``Symbol('x', positive=True)``), malformed options.  A ``time_limit`` of at
+least :data:`NO_DEADLINE_ABOVE` seconds (or ``math.inf``) means no deadline.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass
 
@@ -33,8 +45,10 @@ from sympy import Expr, Symbol
 from derive.core import budget
 from derive.core.certify import Definedness
 from derive.core.domain import Domain, solve_constraints
-from derive.core.kinks import kinks_of
-from derive.core.inputs import Shaped, expression, same_shape, shaped, variable
+from derive.core.kinks import is_null_kink, kinks_of, polynomial_null_kinks
+from derive.core.inputs import (
+    Shaped, distinct_names, expression, nesting_depth, same_shape, shaped, variable,
+)
 from derive.core.search import search
 from derive.core.strategies import (
     AFTER_SEARCH,
@@ -54,6 +68,8 @@ DEFAULT_POINTS = 8
 KINK_POINTS_FACTOR = 4
 #: Points at which definedness certificates are sought.
 DEFINEDNESS_POINTS = 4
+#: A time limit of this many seconds (about 30 years) or more is no deadline at all.
+NO_DEADLINE_ABOVE = 1e9
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,26 @@ class _Entry:
     given: tuple[Expr, Expr]  # the entry as given: a counterexample lists only its symbols
 
 
+def _too_deep_is_an_input_error(function):
+    """Turn SymPy's RecursionError on a deeply nested input into a precise input error."""
+
+    @functools.wraps(function)
+    def guarded(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except RecursionError:
+            pass  # raised below, outside the handler, once the stack has unwound
+        depth = nesting_depth([a for a in (*args, *kwargs.values())])
+        raise VerificationInputError(
+            f"the expressions are nested too deeply for SymPy ({depth} levels): SymPy recurses "
+            f"once or more per level and ran past Python's recursion limit of "
+            f"{sys.getrecursionlimit()}; name intermediate results with symbols instead"
+        )
+
+    return guarded
+
+
+@_too_deep_is_an_input_error
 def verify(loss, wrt, claim, *, given=(), time_limit: float = DEFAULT_TIME_LIMIT,
            points: int = DEFAULT_POINTS, seed: int = 0) -> Verdict:
     """Verify that ``claim`` is the gradient of the scalar ``loss`` with respect to ``wrt``.
@@ -96,6 +132,8 @@ def verify(loss, wrt, claim, *, given=(), time_limit: float = DEFAULT_TIME_LIMIT
     variables = shaped(wrt, "wrt")
     symbols = [variable(v) for v in variables.entries]
     claims = shaped(claim, "claim")
+    time_limit = _check_options(time_limit, points, seed)
+
     def verdict_on(transposed_claim) -> Verdict:
         wrt_matrix = sympy.Matrix(*variables.shape, list(variables.entries))
         return verify(loss, wrt_matrix, transposed_claim, given=given, time_limit=time_limit,
@@ -104,10 +142,12 @@ def verify(loss, wrt, claim, *, given=(), time_limit: float = DEFAULT_TIME_LIMIT
     _check_pairing(variables, claims, "wrt", "claim", transposed_verdict=verdict_on)
     memo: dict = {}
     claim_exprs = [expression(c, "claim", memo) for c in claims.entries]
+    distinct_names([loss, *claim_exprs, *symbols, *_equations(given)])
     truths = [sympy.diff(loss, s) for s in symbols]
     return _verify_pairs(truths, claim_exprs, symbols, loss, given, time_limit, points, seed)
 
 
+@_too_deep_is_an_input_error
 def verify_identity(lhs, rhs, *, wrt=None, given=(), time_limit: float = DEFAULT_TIME_LIMIT,
                     points: int = DEFAULT_POINTS, seed: int = 0) -> Verdict:
     """Decide, entry by entry, whether ``lhs[i] == rhs[i]`` wherever both are defined.
@@ -127,6 +167,7 @@ def verify_identity(lhs, rhs, *, wrt=None, given=(), time_limit: float = DEFAULT
     0
     """
     left, right = shaped(lhs, "the true values"), shaped(rhs, "the claimed values")
+    time_limit = _check_options(time_limit, points, seed)
     _check_pairing(left, right, "the true values", "the claimed values")
     memo: dict = {}
     truths = [expression(value, "true value", memo) for value in left.entries]
@@ -136,7 +177,13 @@ def verify_identity(lhs, rhs, *, wrt=None, given=(), time_limit: float = DEFAULT
         variables = shaped(wrt, "wrt")
         _check_pairing(left, variables, "the true values", "wrt")
         names = [variable(v) for v in variables.entries]
+    distinct_names([*truths, *claims, *(n for n in names if n is not None), *_equations(given)])
     return _verify_pairs(truths, claims, names, None, given, time_limit, points, seed)
+
+
+def _equations(given) -> list:
+    """The sympy objects in ``given``, for the name check (its form is checked later)."""
+    return [e for e in given if isinstance(e, sympy.Basic)] if isinstance(given, (list, tuple)) else []
 
 
 def _check_pairing(left: Shaped, right: Shaped, left_name: str, right_name: str,
@@ -165,7 +212,6 @@ def _check_pairing(left: Shaped, right: Shaped, left_name: str, right_name: str,
 
 
 def _verify_pairs(truths, claims, variables, loss, given, time_limit, points, seed) -> Verdict:
-    _check_options(time_limit, points, seed)
     domain = Domain(solve_constraints(given, [v for v in variables if v is not None]))
     entries = [
         _Entry(i, var, domain.substitute(t), domain.substitute(c), (t, c))
@@ -196,6 +242,8 @@ def _from_outcome(entry: _Entry, outcome, time_limit: float) -> EntryVerdict:
         return outcome
     if isinstance(outcome, budget.TimedOut):
         reason = f"time limit of {_seconds(time_limit)} reached"
+    elif outcome.reason.startswith(budget.NOT_STARTED):
+        reason = f"{outcome.reason}, so nothing beyond the instant strategies was tried"
     else:
         reason = f"the proof search failed ({outcome.reason})"
     return EntryVerdict(entry.index, "unproven", reason=reason, variable=entry.variable)
@@ -211,6 +259,7 @@ class _Decider:
         self.seed = seed
         self.context = Context()
         self.definedness = Definedness(lambda: self._definedness_points(entries))
+        self._null_kinks: dict = {}
 
     def _definedness_points(self, entries) -> list:
         symbols = set().union(*(e.truth.free_symbols | e.claim.free_symbols for e in entries))
@@ -228,9 +277,18 @@ class _Decider:
         if self.definedness.has_undefined_atoms(*self._sides(entry)):
             return self._undefined(entry), None
         proof = first_proof(INSTANT, entry.truth, entry.claim, self.context)
-        if proof is not None and not self._needs_evaluation(entry):
+        if proof is None or not self.definedness.trivially_defined(*self._sides(entry)):
+            return None, proof
+        if not self._has_switches(entry):
             return self._proven(entry, proof), None
-        return None, proof
+        kinks = polynomial_null_kinks(entry.truth)  # None: certifying them needs evaluation
+        if kinks is None:
+            return None, proof
+        self._null_kinks[entry.truth] = kinks
+        return self._proven(entry, proof), None
+
+    def _has_switches(self, entry: _Entry) -> bool:
+        return "switch" in self.definedness.traits(entry.truth)
 
     def fully(self, entry: _Entry, proof) -> EntryVerdict:
         """Everything else, in the worker: definedness, strategies, search, simplify."""
@@ -262,13 +320,19 @@ class _Decider:
         return EntryVerdict(entry.index, "unproven", reason=reason, agreeing_points=found.agreeing,
                             undefined_points=found.undefined, variable=entry.variable)
 
-    def _needs_evaluation(self, entry: _Entry) -> bool:
-        return not self.definedness.trivially_defined(*self._sides(entry))
-
     def _proven(self, entry: _Entry, proof) -> EntryVerdict:
         name, except_where = proof
+        if self._has_switches(entry):  # name the kinks, the null ones only
+            relations = dict.fromkeys(except_where)
+            relations.update((sympy.Eq(kink, 0), None) for kink in self._null_kinks_of(entry.truth))
+            except_where = tuple(sorted(relations, key=sympy.default_sort_key))
         return EntryVerdict(entry.index, "proven", strategy=name, except_where=except_where,
                             variable=entry.variable)
+
+    def _null_kinks_of(self, truth: Expr) -> list:
+        if truth not in self._null_kinks:
+            self._null_kinks[truth] = [k for k in kinks_of(truth) if is_null_kink(k)]
+        return self._null_kinks[truth]
 
     def _undefined(self, entry: _Entry) -> EntryVerdict:
         return EntryVerdict(
@@ -288,8 +352,21 @@ def _seconds(seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
-def _check_options(time_limit, points, seed) -> None:
-    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or math.isnan(time_limit) or time_limit < 0:
+def _check_options(time_limit, points, seed) -> float:
+    """Check the options; return ``time_limit`` as a float (``math.inf`` for no deadline).
+
+    >>> _check_options(10**400, 8, 0), _check_options(2, 8, 0)
+    (inf, 2.0)
+    """
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)):
+        raise VerificationInputError(
+            f"time_limit must be a number of seconds >= 0 (math.inf for none), got {time_limit!r}"
+        )
+    try:
+        seconds = float(time_limit)
+    except OverflowError:  # an int too large for a float: no deadline
+        seconds = math.inf
+    if math.isnan(seconds) or seconds < 0:
         raise VerificationInputError(
             f"time_limit must be a number of seconds >= 0 (math.inf for none), got {time_limit!r}"
         )
@@ -297,3 +374,4 @@ def _check_options(time_limit, points, seed) -> None:
         raise VerificationInputError(f"points must be an integer >= 1, got {points!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise VerificationInputError(f"seed must be an integer, got {seed!r}")
+    return math.inf if seconds >= NO_DEADLINE_ABOVE else seconds

@@ -1,8 +1,10 @@
 """Checking a derivation document: every step at every instance, and the first wrong one.
 
 An *instance* gives each size a value (by default the sizes that count classes take 2, 3, 4 and
-the others 1, 2, 3, the i-th instance taking each size's i-th value), each label every value,
-and each free index (``m`` in ``\\partial L / \\partial w_m``) every value.  Each step's two sides
+the others 1, 2, 3, the i-th instance taking each size's i-th value), each label every value
+(a family of labels every labeling, or when they are more than :data:`MAX_LABELINGS`, every
+pattern of equal labels: :func:`family_labelings`; the step's scope says which), and each free
+index (``m`` in ``\\partial L / \\partial w_m``) every value.  Each step's two sides
 are evaluated there (:mod:`derive.document.instantiate`), every definition substituted, and
 handed to :func:`derive.core.verify_identity` with the document's constraints as ``given``.
 A step is proven when every instance is; it is refuted at the first instance where the verifier
@@ -24,13 +26,17 @@ from derive.core import Counterexample, Verdict, verify_identity
 from derive.core.verdict import EntryVerdict, Status, worst
 from derive.document.ast import Add as AddNode, Equation, Name, equation_latex, walk
 from derive.document.declare import Document, Range, Step, read_document
-from derive.document.instantiate import Instance, InstanceError, OutOfRange, ShapeMismatch, free_indices
-from derive.document.source import DocumentError, Source
+from derive.document.instantiate import (
+    Instance, InstanceError, OutOfRange, ShapeMismatch, bounded_sides, free_indices, small,
+)
+from derive.document.source import DocumentError, Source, read_source
 
 #: Default values of the sizes: sizes that bound a label's classes, and all others.
 CLASS_SIZES, OTHER_SIZES = (2, 3, 4), (1, 2, 3)
 #: Most label assignments and most free-index values per instance (beyond: an error, never a sample).
 MAX_LABELINGS, MAX_INDEX_VALUES = 64, 256
+#: Most members of one defined family at one instance (``f_{i,j}``: 16 x 16 is 256).
+MAX_MEMBERS = 4096
 #: Seconds the verifier may spend on one entry of one instance.
 TIME_LIMIT = 10.0
 
@@ -85,6 +91,8 @@ class DocumentCheck:
     #: The document in order, for pages: ("prose", text) and ("display", [latex | StepCheck]),
     #: a definition given as its LaTeX.
     outline: list[tuple[str, object]] = field(default_factory=list)
+    #: What was read (:class:`~derive.document.declare.Reading`), for ``derive check --explain``.
+    reading: list = field(default_factory=list)
 
     @property
     def status(self) -> Status:
@@ -148,27 +156,131 @@ def size_values(document: Document) -> list[dict[str, int]]:
     return [{name: values[min(i, len(values) - 1)] for name, values in chosen.items()} for i in range(count)]
 
 
-def labelings(document: Document, at: Instance) -> list[dict[str, object]]:
-    """Every value of each label; for a family of labels, every assignment or K cyclic ones."""
+@dataclass(frozen=True)
+class Coverage:
+    """Which labelings of one label were checked at one instance: ``checked`` of ``total``, and
+    how they were chosen (``""`` when every labeling was checked)."""
+
+    checked: int
+    total: int
+    how: str = ""
+
+
+def _partition_count(positions: int, blocks: int) -> int:
+    """How many ways ``positions`` labels can be equal or not, with at most ``blocks`` distinct
+    values (set partitions into at most ``blocks`` parts: sums of Stirling numbers).
+
+    >>> _partition_count(3, 4), _partition_count(3, 2), _partition_count(16, 16)
+    (5, 4, 10480142147)
+    """
+    row = [1]  # Stirling numbers S(n, k) for k = 0..n, starting at n = 0
+    for n in range(1, positions + 1):
+        row = [0] + [k * (row[k] if k < len(row) else 0) + row[k - 1] for k in range(1, n + 1)]
+    return sum(row[1:blocks + 1]) if positions else 1
+
+
+def equality_patterns(positions: int, blocks: int):
+    """Each way ``positions`` labels can be equal or not (at most ``blocks`` distinct), as the
+    block of each position, first appearances in order (restricted growth strings); lazily.
+
+    >>> list(equality_patterns(3, 2))
+    [(0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1)]
+    """
+    def extend(prefix: tuple, used: int):
+        if len(prefix) == positions:
+            yield prefix
+            return
+        for block in range(min(used + 1, blocks)):
+            yield from extend(prefix + (block,), max(used, block + 1))
+
+    yield from extend((), 0)
+
+
+def family_labelings(values: list[int], positions: int, limit: int) -> tuple[list[tuple], Coverage]:
+    """At most ``limit`` labelings of ``positions`` labels taking ``values``, and what they cover.
+
+    Every labeling when there are at most ``limit``.  Otherwise every pattern of equal labels
+    (which labels are equal to which), each realised with its blocks given distinct values in
+    order, at every shift of the values when that fits (so each label takes each value), else at
+    one shift each (pattern ``k`` at shift ``k``); when even the patterns are more than
+    ``limit``, the first ``limit`` of them.
+
+    >>> labelings, coverage = family_labelings([1, 2], 3, 8)
+    >>> len(labelings), coverage
+    (8, Coverage(checked=8, total=8, how=''))
+    >>> labelings, coverage = family_labelings([1, 2, 3, 4], 3, 20)
+    >>> len(labelings), coverage.total, coverage.how
+    (20, 64, 'each pattern of equal labels at every shift of the values')
+    >>> (1, 1, 1) in labelings and (1, 2, 1) in labelings and (4, 1, 4) in labelings
+    True
+    """
+    total = len(values) ** positions
+    if total <= limit:
+        return list(itertools.product(values, repeat=positions)), Coverage(total, total)
+    count = _partition_count(positions, len(values))
+    patterns = list(itertools.islice(equality_patterns(positions, len(values)), limit))
+
+    def realised(pattern, shift):
+        return tuple(values[(block + shift) % len(values)] for block in pattern)
+
+    if count * len(values) <= limit:
+        chosen = [realised(p, s) for s in range(len(values)) for p in patterns]
+        how = "each pattern of equal labels at every shift of the values"
+    elif count <= limit:
+        chosen = [realised(p, k) for k, p in enumerate(patterns)]
+        how = "each pattern of equal labels once"
+    else:
+        chosen = [realised(p, k) for k, p in enumerate(patterns)]
+        how = f"{len(patterns)} of the {count} patterns of equal labels"
+    chosen = list(dict.fromkeys(chosen))
+    return chosen, Coverage(len(chosen), total, how)
+
+
+def labelings(document: Document, at: Instance, coverage: dict | None = None) -> list[dict[str, object]]:
+    """Every value of each label; for a family of labels every labeling, or when there are more
+    than fit the bound (:data:`MAX_LABELINGS` for all labels together), every pattern of equal
+    labels (:func:`family_labelings`).  ``coverage`` receives a :class:`Coverage` per label."""
+    coverage = {} if coverage is None else coverage
+    values_of, singles, families = {}, 1, []
+    for name, label in document.labels.items():
+        values_of[name] = (list(range(*_inclusive(at.bounds(label.values, {}))))
+                           if isinstance(label.values, Range) else list(label.values))
+        if label.members:
+            families.append(name)
+        else:
+            singles *= max(1, len(values_of[name]))
+    if singles > MAX_LABELINGS:
+        raise InstanceError(f"{singles} label values at {at.sizes}, more than {MAX_LABELINGS}: "
+                            "make the sizes smaller with the front matter's `check:` line")
+    share = _share(MAX_LABELINGS // singles, len(families))
     per_label = []
     for name, label in document.labels.items():
-        values = (list(range(*_inclusive(at.bounds(label.values, {}))))
-                  if isinstance(label.values, Range) else list(label.values))
+        values = values_of[name]
         if not label.members:
             per_label.append([(name, v) for v in values])
+            coverage[name] = Coverage(len(values), len(values))
             continue
         lower, upper = at.bounds(label.members[0], {})
-        count = upper - lower + 1
-        if len(values) ** count <= 16:
-            assignments = list(itertools.product(values, repeat=count))
-        else:
-            assignments = [tuple(values[(i + s) % len(values)] for i in range(count)) for s in range(len(values))]
-        per_label.append([(name, a) for a in assignments])
+        chosen, coverage[name] = family_labelings(values, max(0, upper - lower + 1), share)
+        per_label.append([(name, a) for a in chosen])
     combos = [dict(c) for c in itertools.product(*per_label)]
-    if len(combos) > MAX_LABELINGS:
-        raise InstanceError(f"{len(combos)} label assignments at {at.sizes}, more than {MAX_LABELINGS}: "
-                            "make the sizes smaller with the front matter's `check:` line")
+    if len(combos) > MAX_LABELINGS:  # never: each family's share keeps the product in bounds
+        raise InstanceError(f"{len(combos)} label assignments at {at.sizes}, more than {MAX_LABELINGS}")
     return combos
+
+
+def _share(budget: int, families: int) -> int:
+    """The most labelings each of ``families`` families may take, their product within ``budget``.
+
+    >>> _share(64, 1), _share(64, 2), _share(64, 3), _share(1, 2)
+    (64, 8, 4, 1)
+    """
+    if families == 0:
+        return budget
+    share = max(1, int(round(budget ** (1 / families))))
+    while share > 1 and share ** families > budget:
+        share -= 1
+    return share
 
 
 def _inclusive(bounds: tuple[int, int]) -> tuple[int, int]:
@@ -182,13 +294,21 @@ class Instances:
     def __init__(self, document: Document):
         self.document = document
         self._labelings: dict[tuple, list[dict[str, object]]] = {}
+        self._coverage: dict[tuple, dict[str, Coverage]] = {}
         self._made: dict[tuple, Instance] = {}
 
     def labelings(self, size: dict[str, int]) -> list[dict[str, object]]:
         key = tuple(sorted(size.items()))
         if key not in self._labelings:
-            self._labelings[key] = labelings(self.document, Instance(self.document, size, {}))
+            self._coverage[key] = {}
+            self._labelings[key] = labelings(self.document, Instance(self.document, size, {}),
+                                             self._coverage[key])
         return self._labelings[key]
+
+    def coverage(self, size: dict[str, int]) -> dict[str, Coverage]:
+        """Per label, which of its labelings are checked at ``size``."""
+        self.labelings(size)
+        return self._coverage[tuple(sorted(size.items()))]
 
     def at(self, size: dict[str, int], labels: dict[str, object]) -> Instance:
         key = (tuple(sorted(size.items())), tuple(sorted(labels.items())))
@@ -237,6 +357,7 @@ def _pair(left, right):
 
 def sides(document: Document, at: Instance, equation: Equation, indices: list[str]) -> _Sides:
     both = AddNode((equation.left, equation.right))
+    at.start_formula()
     ranges = [at.index_range(letter, both, {}) for letter in indices]
     truths, claims, entries = [], [], []
     count = 1
@@ -249,7 +370,7 @@ def sides(document: Document, at: Instance, equation: Equation, indices: list[st
     for combo in combos:
         env = dict(zip(indices, combo))
         try:
-            left, right = at.value(equation.left, env), at.value(equation.right, env)
+            left, right = small(at.value(equation.left, env)), small(at.value(equation.right, env))
         except (OutOfRange, ShapeMismatch) as error:
             return _Sides([], [], [(env, 0)], missing=str(error))
         lefts, rights, shapes = _pair(left, right)
@@ -278,22 +399,49 @@ def decide(document: Document, at: Instance, equation: Equation, indices: list[s
         return None, found
     truths = [at.primitive(t) for t in found.truths]
     claims = [at.primitive(c) for c in found.claims]
+    bounded_sides(truths + claims)
     verdict = verify_identity(truths, claims, given=_given(document, at), seed=seed, time_limit=time_limit)
     return verdict, found
+
+
+#: Said when SymPy's recursion runs out on a formula (a last resort behind the bounds).
+_TOO_DEEP = "this formula nests too deep to evaluate: split it, or define fewer quantities one inside another"
 
 
 def _error_at(document: Document, equation: Equation, error: Exception) -> DocumentError:
     return DocumentError(str(error), document.source.path, equation.line, equation.column, equation.source)
 
 
-def _scope(document: Document, indices: list[str], sizes: list[dict[str, int]]) -> str:
+def _scope(document: Document, indices: list[str], sizes: list[dict[str, int]], instances: Instances) -> str:
+    """What was checked: the sizes, each label (every value, or how many of its labelings at
+    which sizes) and each free index."""
     parts = []
     for name in sorted(sizes[0]) if sizes else []:
         values = sorted({s[name] for s in sizes})
         parts.append(f"{name} = {values[0]}..{values[-1]}" if len(values) > 1 else f"{name} = {values[0]}")
-    parts += [f"every {name}" for name in document.labels]
+    parts += [_label_scope(name, sizes, instances) for name in document.labels]
     parts += [f"every {letter}" for letter in indices]
     return ", ".join(parts)
+
+
+def _label_scope(name: str, sizes: list[dict[str, int]], instances: Instances) -> str:
+    """``every y``, or exactly which labelings of ``y`` were checked where not all were:
+    ``every y at K = 2, N = 1; at K = 4, N = 5: 51 of 1024 labelings of y (each pattern of
+    equal labels once)``."""
+    partial = [(size, instances.coverage(size)[name]) for size in sizes]
+    partial = [(size, c) for size, c in partial if c.checked < c.total]
+    if not partial:
+        return f"every {name}"
+    complete = [size for size in sizes if all(size != p for p, _ in partial)]
+    parts = [f"every {name} at " + "; ".join(_sizes_named(size) for size in complete)] if complete else []
+    parts += [f"{c.checked} of {c.total} labelings of {name}"
+              + (f" at {_sizes_named(size)}" if len(sizes) > 1 else "") + f" ({c.how})"
+              for size, c in partial]
+    return "; ".join(parts)
+
+
+def _sizes_named(size: dict[str, int]) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in sorted(size.items()))
 
 
 def _named_kink(at: Instance, kink):
@@ -320,7 +468,10 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
         check.verdict = Verdict((EntryVerdict(0, "unproven", reason=check.reason),))
         return check
     indices = free_indices(document, AddNode((equation.left, equation.right)), set())
-    check.scope = _scope(document, indices, sizes)
+    try:
+        check.scope = _scope(document, indices, sizes, instances)
+    except InstanceError as error:
+        raise _error_at(document, equation, error) from None
     statuses, reasons, except_where, entries = [], [], [], []
     for number, size in enumerate(sizes):
         try:
@@ -353,6 +504,8 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
                     reasons.extend(e.reason for e in verdict.entries if e.status == "unproven")
         except InstanceError as error:
             raise _error_at(document, equation, error) from None
+        except RecursionError:
+            raise _error_at(document, equation, InstanceError(_TOO_DEEP)) from None
     check.status = worst(statuses) if statuses else "unproven"
     check.except_where = tuple(except_where)
     check.verdict = Verdict(tuple(entries))
@@ -370,10 +523,24 @@ def _check_definitions(document: Document, sizes: list[dict[str, int]], instance
                     at = instances.at(size, labels)
                     ranges = [at.index_range(letter, definition.value, {}, definition.base)
                               for letter in definition.indices]
+                    _members_bounded(definition, ranges)
                     for combo in itertools.product(*[range(a, b + 1) for a, b in ranges]):
-                        at.value(definition.value, dict(zip(definition.indices, combo)))
+                        at.start_formula()
+                        at.defined(definition, combo)
             except InstanceError as error:
                 raise _error_at(document, definition.equation, error) from None
+            except RecursionError:
+                raise _error_at(document, definition.equation, InstanceError(_TOO_DEEP)) from None
+
+
+def _members_bounded(definition, ranges: list[tuple[int, int]]) -> None:
+    """A defined family has at most :data:`MAX_MEMBERS` members at one instance."""
+    count = 1
+    for a, b in ranges:
+        count *= max(0, b - a + 1)
+    if count > MAX_MEMBERS:
+        raise InstanceError(f"{definition.base} has {count} members here, more than {MAX_MEMBERS}: "
+                            "make the sizes smaller with the front matter's `check:` line")
 
 
 def check(document: Document, *, time_limit: float = TIME_LIMIT,
@@ -391,7 +558,7 @@ def check(document: Document, *, time_limit: float = TIME_LIMIT,
             progress(number, len(document.steps))
         result = check_step(document, step, sizes, time_limit, instances)
         if result.status == "refuted" and result.failure is not None:
-            result.mistake = name_mistake(document, step, result.failure)
+            result.mistake = name_mistake(document, step, result.failure, sizes, instances)
         result.after_first_wrong = any(s.status == "refuted" for s in steps)
         steps.append(result)
     if progress:
@@ -404,7 +571,8 @@ def check(document: Document, *, time_limit: float = TIME_LIMIT,
                 [checked[id(item)] if id(item) in checked else equation_latex(item.equation)
                  for item in content])
                for kind, content in document.outline]
-    return DocumentCheck(document.source.path, document.title, steps, definitions, sizes, result, outline)
+    return DocumentCheck(document.source.path, document.title, steps, definitions, sizes, result, outline,
+                         reading=document.reading)
 
 
 def _override(document: Document, instances: list[dict[str, int]], fixed: dict[str, int]):
@@ -423,10 +591,11 @@ def _override(document: Document, instances: list[dict[str, int]], fixed: dict[s
     return out
 
 
-def check_document(text_or_path: str | Path, *, path: str | None = None, time_limit: float = TIME_LIMIT,
+def check_document(text_or_path: str | Path | Source, *, path: str | None = None, time_limit: float = TIME_LIMIT,
                    progress: Callable[[int, int], None] | None = None,
                    sizes: dict[str, int] | None = None) -> DocumentCheck:
-    """Check a derivation document given as its text or as a path to a ``.md`` file.
+    """Check a derivation document given as its text, as a path to a ``.md`` file (read by
+    :func:`~derive.document.source.read_source`: bounded, regular files only) or as a Source.
 
     ``path`` names the document in reports and errors (default: the file's path, or
     ``<document>`` for a text); ``sizes`` fixes some sizes in every instance.
@@ -442,13 +611,11 @@ def check_document(text_or_path: str | Path, *, path: str | None = None, time_li
     >>> result.status
     'proven'
     """
-    if isinstance(text_or_path, Path) or ("\n" not in str(text_or_path) and str(text_or_path).endswith(".md")):
-        file = Path(text_or_path)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise DocumentError(f"cannot read the document: {error}", path or str(file)) from None
-        source = Source(text, path or str(file))
+    if isinstance(text_or_path, Source):  # already read (``derive check`` reads its files so)
+        source = text_or_path
+    elif isinstance(text_or_path, Path) or ("\n" not in str(text_or_path) and str(text_or_path).endswith(".md")):
+        source = read_source(text_or_path)  # bounded, regular files only: see read_source
+        source = Source(source.text, path or source.path)
     else:
         source = Source(str(text_or_path), path or "<document>")
     return check(read_document(source), time_limit=time_limit, progress=progress, sizes=sizes)

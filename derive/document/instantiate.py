@@ -31,6 +31,26 @@ from derive.document.declare import Definition, Document, Range, Variable
 #: Largest exponent written as a number, and most terms one sum or product may expand to.
 MAX_EXPONENT = 64
 MAX_TERMS = 5000
+#: Most work one formula may take at one instance, the definitions it first needs included,
+#: estimated before anything is built: all its sums and products together expand to at most
+#: this many nodes (a term of ``\\sum_i \\sum_j i j x`` weighs 4).
+MAX_WORK = 250_000
+#: Most nodes of a formula's value, and of a step with every definition substituted, written out
+#: as a tree (SymPy walks a shared subexpression once per place it stands); a derivative builds
+#: at most this many (a product of ``n`` factors weighs ``n^2``: the product rule's ``n`` copies).
+MAX_NODES = 1_000_000
+#: Most bits of a number built from the document (a power or a product of numbers): 2^16 bits,
+#: about 19,700 decimal digits.
+MAX_BITS = 2**16
+#: Highest degree a power may reach, through powers of powers and of definitions:
+#: ``(x^{64})^{64}`` is degree 4,096, the most.
+MAX_DEGREE = 4096
+#: Most exponentials stacked in one another, through definitions: ``e^{e^{e^{x}}}`` is 3, the
+#: most (one more, and evaluating it at ``x = 5`` would need ~10^64 digits).
+MAX_HEIGHT = 3
+#: Most definitions one inside the other (``a = x^2``, ``b = a + x``, ... each adds one): deeper,
+#: SymPy's recursion would fail on the substituted expression.
+MAX_DEFINITION_DEPTH = 40
 
 _RELATIONS = {"=": sympy.Eq, "!=": sympy.Ne, "<": sympy.Lt, ">": sympy.Gt, "<=": sympy.Le, ">=": sympy.Ge}
 _FUNCTIONS = {"log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh,
@@ -47,6 +67,12 @@ class OutOfRange(InstanceError):
 
 class ShapeMismatch(InstanceError):
     """Arrays that cannot be added or multiplied (``W g`` with ``W`` K x D and ``g`` K x 1)."""
+
+
+class TooLarge(InstanceError):
+    """Work beyond a documented bound (:data:`MAX_WORK`, :data:`MAX_NODES`, :data:`MAX_BITS`,
+    :data:`MAX_DEGREE`, :data:`MAX_HEIGHT`, :data:`MAX_DEFINITION_DEPTH`), refused before it is
+    done."""
 
 
 Value = Expr | Matrix
@@ -69,6 +95,15 @@ class Instance:
         self._primitive: dict[Symbol, Expr] = {}
         self._ranges: dict[tuple, tuple[int, int]] = {}
         self._ranging: set[tuple] = set()  # families whose range is being read (``a_j = a_j + x_j``)
+        #: Estimated work of the formula being evaluated (:data:`MAX_WORK`), terms built by its
+        #: sums and products, and how deep in sums the evaluation is (the outermost estimates).
+        self.work, self.built, self._summing = 0, 0, 0
+        self._growth: dict = {}
+        self._depth: dict[Symbol, int] = {}  # definitions one inside the other, per defined symbol
+
+    def start_formula(self) -> None:
+        """A new formula: its work is counted from zero (:data:`MAX_WORK` is per formula)."""
+        self.work = self.built = 0
 
     # --- names -----------------------------------------------------------------------------
 
@@ -178,6 +213,10 @@ class Instance:
             raise OutOfRange(f"{base} has no entry {entry} (its shape is {value.shape[0]}x{value.shape[1]})")
         return value[position[0], position[1]]
 
+    def defined(self, definition: Definition, member: tuple[int, ...]) -> Value:
+        """The member ``member`` of a defined family (its symbol, its value kept beside it)."""
+        return self._defined(definition, tuple(member))
+
     def _defined(self, definition: Definition, member: tuple[int, ...]) -> Value:
         key = ("def", definition.base, member)
         if key in self._symbols:
@@ -185,6 +224,7 @@ class Instance:
         if key in self._defining:
             raise InstanceError(f"{definition.base} is defined in terms of itself")
         self._defining.add(key)
+        summing, self._summing = self._summing, 0
         try:
             for position, index in enumerate(member):
                 lower, upper = self._position_range(definition.base, position, {})
@@ -193,6 +233,13 @@ class Instance:
             value = self.value(definition.value, dict(zip(definition.indices, member)))
         finally:
             self._defining.discard(key)
+            self._summing = summing
+        small(value, f"{definition.base}'s value")
+        depth = 1 + max((self._depth.get(s, 0) for entry in _flat_entries(value) for s in entry.free_symbols),
+                        default=0)
+        if depth > MAX_DEFINITION_DEPTH:
+            raise TooLarge(f"{definition.base}, used here, is defined through {depth} definitions one inside the other, "
+                           f"more than {MAX_DEFINITION_DEPTH}")
         name = self._entry_name(definition.base, member)
         if _is_matrix(value):
             rows, columns = value.shape
@@ -200,11 +247,11 @@ class Instance:
                 self._entry_name(definition.base, member + ((r + self.base,) if columns == 1 else
                                                             (r + self.base, c + self.base))), real=True))
             for symbol, entry in zip(symbols, value):
-                self.definitions[symbol] = entry
+                self.definitions[symbol], self._depth[symbol] = entry, depth
             self._symbols[key] = symbols
         else:
             symbol = Symbol(name, real=True)
-            self.definitions[symbol] = value
+            self.definitions[symbol], self._depth[symbol] = value, depth
             self._symbols[key] = symbol
         return self._symbols[key]
 
@@ -273,9 +320,9 @@ class Instance:
         if isinstance(node, Neg):
             return -self.value(node.operand, env)
         if isinstance(node, Mul):
-            result = self.value(node.factors[0], env)
+            result, sizes = self.value(node.factors[0], env), {}
             for factor in node.factors[1:]:
-                result = _product(result, self.value(factor, env))
+                result = small(self._low_degree(_bounded(_product(result, self.value(factor, env)))), memo=sizes)
             return result
         if isinstance(node, Div):
             numerator, denominator = self.value(node.numerator, env), self.value(node.denominator, env)
@@ -321,8 +368,65 @@ class Instance:
             else:
                 raise InstanceError("a vector has no power; write a norm \\lVert x \\rVert^2 or x^T x")
         if base == sympy.E:
-            return sympy.exp(exponent)
-        return base**exponent
+            return self._tall(sympy.exp(exponent))
+        if exponent.is_Rational:
+            if base.is_Rational and _bits(base) * abs(exponent) > MAX_BITS:
+                raise TooLarge(f"a power of a number with more than {MAX_BITS} bits")
+            degree = self.growth(base)[0] * abs(exponent)
+            if degree > MAX_DEGREE:
+                raise TooLarge(f"a power of degree {degree}, more than {MAX_DEGREE} "
+                               "(through powers of powers and the definitions)")
+            return base**exponent
+        return self._tall(base**exponent)
+
+    def _low_degree(self, value: Value) -> Value:
+        """``value``, refused when a scalar's degree (:meth:`growth`) passes :data:`MAX_DEGREE`."""
+        if not _is_matrix(value):
+            degree = self.growth(value)[0]
+            if degree > MAX_DEGREE:
+                raise TooLarge(f"a product of degree {degree}, more than {MAX_DEGREE} "
+                               "(through the definitions)")
+        return value
+
+    def _tall(self, value: Value) -> Value:
+        """``value``, refused when its exponentials stack more than :data:`MAX_HEIGHT` deep."""
+        height = max((self.growth(v)[1] for v in _flat_entries(value)), default=0)
+        if height > MAX_HEIGHT:
+            raise TooLarge(f"exponentials stacked {height} deep, more than {MAX_HEIGHT} "
+                           "(through the definitions)")
+        return value
+
+    def growth(self, value: Expr) -> tuple:
+        """(degree, height) of ``value`` through the definitions: the degree of a polynomial in
+        it (powers with a number as exponent) and how many exponentials stack in it.
+
+        >>> from derive.document.declare import read_document
+        >>> from derive.document.source import Source
+        >>> at = Instance(read_document(Source("Let $x \\\\in \\\\mathbb{R}$.\\n")), {}, {})
+        >>> x = sympy.Symbol("x", real=True)
+        >>> at.growth((x**3 + 1)**2 * x), at.growth(sympy.exp(sympy.exp(x) + x**2))
+        ((7, 0), (2, 2))
+        """
+        if value in self._growth:
+            return self._growth[value]
+        if isinstance(value, Symbol):
+            found = self.growth(self.definitions[value]) if value in self.definitions else (1, 0)
+        elif not value.args:
+            found = (0, 0)
+        else:
+            parts = [self.growth(a) for a in value.args]
+            degree, height = max(p[0] for p in parts), max(p[1] for p in parts)
+            if isinstance(value, sympy.Mul):
+                degree = sum(p[0] for p in parts)
+            elif isinstance(value, sympy.Pow) and value.exp.is_Rational:
+                degree, height = parts[0][0] * abs(value.exp), parts[0][1]
+            elif isinstance(value, sympy.Pow):
+                height = max(parts[0][1], parts[1][1] + 1)
+            elif isinstance(value, (sympy.exp, sympy.tanh)):
+                height += 1
+            found = (degree, height)
+        self._growth[value] = found
+        return found
 
     def _call(self, node: Call, env) -> Value:
         values = [self.value(a, env) for a in node.arguments]
@@ -335,7 +439,7 @@ class Instance:
             return choose(*values)
         (argument,) = values
         function = _FUNCTIONS[node.function]
-        return argument.applyfunc(function) if _is_matrix(argument) else function(argument)
+        return self._tall(argument.applyfunc(function) if _is_matrix(argument) else function(argument))
 
     def _big(self, node: BigOp, env) -> Value:
         if node.index in env or node.index in self.sizes or self.document.known(node.index):
@@ -346,15 +450,61 @@ class Instance:
             lower, upper = self.index_range(node.index, node.body, env)
         if upper - lower + 1 > MAX_TERMS:
             raise InstanceError(f"a \\{node.kind} of more than {MAX_TERMS} terms")
+        count = max(0, upper - lower + 1)
+        if not self._summing:
+            self._spend(count * self._cost(node.body, env, node.index, (lower, upper)), node.kind)
+        self.built += count
+        if self.built > MAX_WORK:
+            raise TooLarge(f"the sums and products of this formula expand to more than {MAX_WORK} terms")
         excluded = None if node.excluded is None else self.integer(node.excluded, env)
-        values = [self.value(node.body, {**env, node.index: k})
-                  for k in range(lower, upper + 1) if k != excluded]
+        self._summing += 1
+        try:
+            values = [self.value(node.body, {**env, node.index: k})
+                      for k in range(lower, upper + 1) if k != excluded]
+        finally:
+            self._summing -= 1
         if node.kind == "sum":
             return _sum(values) if values else Integer(0)
-        result: Value = Integer(1)
-        for value in values:
-            result = _product(result, _scalar(value, "a product's factor"))
-        return result
+        factors = [_scalar(value, "a product's factor") for value in values]
+        self._bound_product(factors)
+        return sympy.Mul(*factors)
+
+    def _bound_product(self, factors: list) -> None:
+        """Refuse a product whose number would pass :data:`MAX_BITS` or whose degree would pass
+        :data:`MAX_DEGREE`, before it is multiplied out."""
+        bits = sum(_bits(f.as_coeff_Mul()[0]) for f in factors if f.as_coeff_Mul()[0].is_Rational)
+        if bits > MAX_BITS:
+            raise TooLarge(f"a product of numbers of about {bits} bits, more than {MAX_BITS}")
+        degree = sum(self.growth(f)[0] for f in factors)
+        if degree > MAX_DEGREE:
+            raise TooLarge(f"a product of degree {degree}, more than {MAX_DEGREE}")
+
+    def _spend(self, work: int, what: str) -> None:
+        self.work += work
+        if self.work > MAX_WORK:
+            before = f" (with the sums before it in this formula: {self.work})" if self.work > work else ""
+            raise TooLarge(f"this \\{what} would build about {work} nodes{before}, more than {MAX_WORK}")
+
+    def _cost(self, node: Node, env, index: str, limits: tuple[int, int]) -> int:
+        """About how many nodes one term of a sum over ``index`` (in ``limits``) builds: the
+        nodes of ``node``, a sum in it weighing its terms times its body (its limits read at
+        both ends of ``limits``; when they cannot be read yet, one term: the count of terms
+        actually built is bounded too)."""
+        if isinstance(node, BigOp):
+            most = 1
+            for end in limits:
+                try:
+                    inner = {**env, index: end}
+                    if node.lower is not None:
+                        low, high = self.integer(node.lower, inner), self.integer(node.upper, inner)
+                    else:
+                        low, high = self.index_range(node.index, node.body, inner)
+                    most = max(most, high - low + 1)
+                except (InstanceError, TypeError, ValueError):
+                    pass
+            most = min(most, MAX_TERMS)
+            return 1 + most * self._cost(node.body, env, index, limits)
+        return 1 + sum(self._cost(child, env, index, limits) for child in children(node))
 
     def _condition(self, rel: Rel, env):
         left = _scalar(self.value(rel.left, env), "a comparison")
@@ -398,6 +548,10 @@ class Instance:
         of = self.value(node.of, env)
         target_set = frozenset(targets)
         through = self.through(of, target_set)
+        cost = _derivative_cost(through)
+        if cost > MAX_NODES:
+            raise TooLarge(f"this derivative would build about {cost} nodes, more than {MAX_NODES} "
+                           "(a product of n factors gives n terms of n factors)")
         if _is_matrix(through):
             if _is_matrix(by) and by.shape != (1, 1):
                 raise InstanceError("the derivative of a vector by a vector is not supported; "
@@ -442,6 +596,82 @@ class Instance:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+def _bits(number) -> int:
+    """Bits of a rational number's numerator and denominator.
+
+    >>> _bits(sympy.Rational(255, 4))
+    11
+    """
+    return int(number.p).bit_length() + int(number.q).bit_length()
+
+
+def _bounded(value: Value) -> Value:
+    """``value``, refused when it is (or has as coefficient) a number of more than
+    :data:`MAX_BITS` bits."""
+    number = value.as_coeff_Mul()[0] if isinstance(value, sympy.Mul) else value
+    if getattr(number, "is_Rational", False) and _bits(number) > MAX_BITS:
+        raise TooLarge(f"a number of more than {MAX_BITS} bits (about {MAX_BITS * 3 // 10} digits)")
+    return value
+
+
+def _flat_entries(value: Value) -> list:
+    return list(value) if _is_matrix(value) else [value]
+
+
+def _derivative_cost(value: Value) -> int:
+    """About how many nodes differentiating ``value`` builds: its nodes as a tree (SymPy walks
+    a subexpression once per place it stands), and a product of ``n`` factors ``n^2`` more (the
+    product rule's ``n`` terms of ``n`` factors).
+
+    >>> x = sympy.Symbol("x")
+    >>> _derivative_cost(sympy.Mul(*[x + k for k in range(1, 101)], evaluate=False)) > 100**2
+    True
+    """
+    memo: dict = {}
+    total = sum(tree_size(entry, memo) for entry in _flat_entries(value))
+    for current in memo:
+        if isinstance(current, sympy.Mul):
+            total += len(current.args) ** 2
+    return total
+
+
+def tree_size(value: Expr, memo: dict | None = None) -> int:
+    """How many nodes ``value`` has written out as a tree (a shared subexpression counts once
+    per place it stands), in time linear in its distinct nodes.
+
+    >>> x = sympy.Symbol("x")
+    >>> shared = x + 1
+    >>> tree_size(sympy.Mul(shared, shared, evaluate=False))  # Mul, twice Add(x, 1)
+    7
+    """
+    memo = {} if memo is None else memo
+    if value not in memo:
+        memo[value] = 1 + sum(tree_size(a, memo) for a in value.args)
+    return memo[value]
+
+
+def small(value: Value, what: str = "this formula", memo: dict | None = None) -> Value:
+    """``value``, refused when written out as a tree it has more than :data:`MAX_NODES` nodes
+    (a product of matrices shares its entries many times over: ``x^T (W^T W)^{15} x``); ``memo``
+    keeps the sizes of subexpressions already seen."""
+    memo = {} if memo is None else memo
+    size = sum(tree_size(entry, memo) for entry in _flat_entries(value))
+    if size > MAX_NODES:
+        raise TooLarge(f"{what} is about {size} nodes written out, more than {MAX_NODES}")
+    return value
+
+
+def bounded_sides(values: list) -> None:
+    """Refuse sides that, every definition substituted, are more than :data:`MAX_NODES` nodes
+    as a tree (each entry, as the verifier gets it)."""
+    memo: dict = {}
+    for value in values:
+        size = tree_size(value, memo)
+        if size > MAX_NODES:
+            raise TooLarge(f"this step, with every definition substituted, is about {size} nodes, more "
+                           f"than {MAX_NODES}: check it at smaller sizes with the front matter's `check:` line")
+
 
 def _scalar(value: Value, what: str) -> Expr:
     if _is_matrix(value):

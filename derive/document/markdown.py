@@ -1,10 +1,12 @@
 """A derivation document's parts: front matter, declaration paragraphs, display math, prose.
 
 Markdown is read only as far as the format needs (``docs/format.md``): an optional front
-matter between ``---`` lines, fenced code blocks skipped, display math between ``$$`` (or
-``\\[`` and ``\\]``), and paragraphs.  From a line whose first word is *Let*, *Where*, *Given* or
-*Assume* to the end of its paragraph, each ``$...$`` is a declaration, a constraint or a
-definition.
+matter between ``---`` lines, fenced code blocks and code spans skipped (a fence never closed is
+an error), display math between ``$$`` (or ``\\[`` and ``\\]``) on lines of their own, also in a
+blockquote or a list item, and paragraphs.  A ``$$``, ``\\[`` or ``\\begin{...}`` anywhere else
+is an error: no display formula is ever skipped.  From a line whose first word is *Let*, *Where*,
+*Given* or *Assume* to the end of its paragraph, each ``$...$`` is handed on with the first word
+of its sentence and whether it stands in parentheses (``declare.py`` decides what it may be).
 Other inline math is prose.  Inside display math, ``aligned``/``align*``/``split``/``gathered``
 rows are split at ``\\\\``; a row starting with ``&=`` continues the row before.
 
@@ -18,22 +20,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from derive.document.source import Source
+from derive.document.source import MAX_DOCUMENT_CHARS, Source
 
-#: Largest document accepted, in characters.
-MAX_DOCUMENT_CHARS = 200_000
-
-_DECLARING = re.compile(r"(?:let|where|given|assume)\b", re.IGNORECASE)
+_DECLARING = re.compile(r"[*_]{0,3}(?:let|where|given|assume)\b", re.IGNORECASE)  # **Let** too
 _ROW_ENVIRONMENTS = ("aligned", "align*", "align", "split", "gathered", "gather*", "gather",
                      "equation*", "equation", "eqnarray*", "eqnarray", "multline*", "multline")
 
 
 @dataclass
 class Inline:
-    """One ``$...$`` of a declaration paragraph: its text and its offset in the document."""
+    """One ``$...$`` of a declaration paragraph: its text, its offset in the document, the first
+    word of its sentence (lowercase; ``""`` when the sentence starts with math) and whether it
+    stands in parentheses (an aside)."""
 
     text: str
     offset: int
+    sentence: str = ""
+    aside: bool = False
 
 
 @dataclass
@@ -73,53 +76,77 @@ class Parts:
     front: dict[str, str]
     pieces: list = field(default_factory=list)
     prose: list[str] = field(default_factory=list)
+    #: Where each front matter key is written (its offset).
+    front_at: dict[str, int] = field(default_factory=dict)
 
 
-def _front_matter(source: Source) -> tuple[dict[str, str], int]:
+def _front_matter(source: Source) -> tuple[dict[str, str], dict[str, int], int]:
+    """The front matter's keys and values, where each key is, and where the body starts; a first
+    line ``---`` (``\\r\\n`` line ends too) opens it."""
     text = source.text
-    if not text.startswith("---\n"):
-        return {}, 0
-    end = text.find("\n---", 3)
+    opening = re.match(r"---[ \t]*\r?\n", text)
+    if not opening:
+        return {}, {}, 0
+    end = text.find("\n---", opening.end() - 1)
     if end < 0:
         raise source.error(0, "front matter opened with `---` is never closed")
-    front = {}
-    position = 4
-    for line in text[4:end].split("\n"):
+    front, front_at = {}, {}
+    position = opening.end()
+    for line in text[position:end].split("\n"):
         if line.strip() and not line.lstrip().startswith("#"):
             key, colon, value = line.partition(":")
             if not colon or not re.fullmatch(r"[a-z][a-z-]*", key.strip()):
                 raise source.error(position, "front matter lines are `key: value`")
+            if key.strip() in front:
+                raise source.error(position, f"front matter key `{key.strip()}` is given twice")
             front[key.strip()] = value.strip()
+            front_at[key.strip()] = position
         position += len(line) + 1
     after = text.find("\n", end + 1)
-    return front, (len(text) if after < 0 else after + 1)
+    return front, front_at, (len(text) if after < 0 else after + 1)
 
 
 def split_document(source: Source) -> Parts:
-    """The document's parts in order."""
+    """The document's parts in order.
+
+    Display math is read wherever a line (after any blockquote ``>`` or list marker) starts
+    with ``$$`` or ``\\[``; a ``$$``, ``\\[`` or ``\\begin{...}`` anywhere else outside code is
+    an error, so no display formula is ever skipped:
+
+    >>> split_document(Source("> $$ a = b $$\\n")).pieces[0].text
+    ' a = b '
+    >>> split_document(Source("So $$ a = b $$ holds.\\n"))
+    Traceback (most recent call last):
+    ...
+    derive.document.source.DocumentError: <document>:1:4: display math `$$` must start its own line (after any `>` or list marker); as written it would not be checked
+        So $$ a = b $$ holds.
+           ^
+    """
     text = source.text
     if len(text) > MAX_DOCUMENT_CHARS:
         # Located on a bounded prefix: a huge text is never scanned for its lines.
         prefix = Source(text[:MAX_DOCUMENT_CHARS + 1], source.path)
         raise prefix.error(MAX_DOCUMENT_CHARS, f"document longer than {MAX_DOCUMENT_CHARS} characters")
-    front, position = _front_matter(source)
-    parts = Parts(front)
-    paragraph: list[tuple[str, int]] = []
+    front, front_at, position = _front_matter(source)
+    parts = Parts(front, front_at=front_at)
+    paragraph: list[tuple[str, str, int]] = []  # (line as written, line as read, offset)
     last_prose = ""
 
     def end_paragraph() -> None:
         nonlocal last_prose
         if not paragraph:
             return
-        body = "\n".join(line for line, _ in paragraph)
-        for k, (line, offset) in enumerate(paragraph):
-            if _DECLARING.match(line.lstrip()):
-                declaring = "\n".join(text for text, _ in paragraph[k:])
+        body = "\n".join(line for line, _, _ in paragraph)
+        _refuse_hidden_display(source, "\n".join(read for _, read, _ in paragraph), paragraph[0][2])
+        for k, (_, read, offset) in enumerate(paragraph):
+            if _DECLARING.match(read.lstrip()):
+                declaring = _CODE_SPAN.sub(lambda m: " " * len(m.group(0)),
+                                           "\n".join(text for _, text, _ in paragraph[k:]))
                 parts.pieces.append(Declarations(declaring, offset, _inline_math(source, declaring, offset)))
                 break
         last_prose = body.strip()
         parts.prose.append(last_prose)
-        parts.pieces.append(Prose(last_prose, paragraph[0][1]))
+        parts.pieces.append(Prose(last_prose, paragraph[0][2]))
         paragraph.clear()
 
     lines = text[position:].split("\n")
@@ -127,59 +154,173 @@ def split_document(source: Source) -> Parts:
     for line in lines:
         offsets.append(at)
         at += len(line) + 1
+    quotes = 0  # blockquote depth of the paragraph being read
     i = 0
     while i < len(lines):
         line, offset = lines[i], offsets[i]
-        stripped = line.strip()
-        if stripped.startswith("```") or stripped.startswith("~~~"):
+        width, depth, listed = _container(line)
+        content = line[width:]
+        stripped = content.strip()
+        fence = _FENCE_OPEN.match(stripped)
+        if fence:
             end_paragraph()
-            fence = stripped[:3]
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(fence):
-                i += 1
-            i += 1
+            i = _fence_end(source, lines, offsets, i, fence.group(1), offset + width + content.index(fence.group(1)))
             continue
         opener = "$$" if stripped.startswith("$$") else "\\[" if stripped.startswith("\\[") else None
         if opener:
             closer = "$$" if opener == "$$" else "\\]"
-            start = offset + line.index(opener) + 2
-            end = text.find(closer, start)
-            if end < 0:
-                raise source.error(start - 2, f"display math opened with `{opener}` is never closed")
-            prose = "\n".join(l for l, _ in paragraph).strip() or last_prose
+            start = offset + width + content.index(opener) + 2
+            prose = "\n".join(l for l, _, _ in paragraph).strip() or last_prose
             end_paragraph()
-            body = text[start:end]
+            body, i, after = _display_body(source, lines, offsets, i, start, closer, depth)
             parts.pieces.append(Display(body, start, _rows(source, body, start), prose))
             last_prose = ""
-            after = end + 2
-            while i < len(lines) and offsets[i] + len(lines[i]) < after:
-                i += 1
-            trailing = text[after:offsets[i] + len(lines[i])] if i < len(lines) else ""
+            trailing = text[after:offsets[i] + len(lines[i])]
             if trailing.strip():
-                raise source.error(after, "text after the closing `$$` on its line")
+                raise source.error(after, f"text after the closing `{closer}` on its line")
             i += 1
             continue
         if not stripped:
             end_paragraph()
+            quotes = 0
         else:
-            paragraph.append((line, offset))
+            if listed or (paragraph and depth != quotes):
+                end_paragraph()
+            if not paragraph:
+                quotes = depth
+            paragraph.append((line, " " * width + content, offset))
         i += 1
     end_paragraph()
     return parts
 
 
+#: A blockquote marker or a list item's marker at the start of a line (after any indentation).
+_MARKER = re.compile(r"[ \t]*(?:(>)[ \t]?|(?:[-+*]|\d{1,9}[.)])(?=[ \t]|$)[ \t]?)")
+_FENCE_OPEN = re.compile(r"(`{3,}(?=[^`]*$)|~{3,})")
+_CODE_SPAN = re.compile(r"(`+).+?\1", re.DOTALL)
+_HIDDEN_DISPLAY = re.compile(r"(?<!\\)\$\$|(?<!\\)\\\[|(?<!\\)\\begin\s*\{")
+
+
+def _container(line: str) -> tuple[int, int, bool]:
+    """How wide a line's blockquote and list markers are, how many ``>`` there are, and whether
+    a list item starts on this line.
+
+    >>> _container("> 1. $$ x $$"), _container("    $$"), _container("-1 = a")
+    ((5, 1, True), (0, 0, False), (0, 0, False))
+    """
+    width, depth, listed = 0, 0, False
+    while True:
+        match = _MARKER.match(line, width)
+        if not match or match.end() == width:
+            return width, depth, listed
+        if match.group(1):
+            depth += 1
+        else:
+            listed = True
+        width = match.end()
+
+
+def _unquoted(line: str, depth: int) -> str:
+    """``line`` with up to ``depth`` leading ``>`` markers blanked (every character in place)."""
+    out = list(line)
+    position = 0
+    for _ in range(depth):
+        match = re.compile(r"[ \t]*>").match(line, position)
+        if not match:
+            break
+        out[match.end() - 1] = " "
+        position = match.end()
+    return "".join(out)
+
+
+def _fence_end(source: Source, lines, offsets, i: int, fence: str, at: int) -> int:
+    """The line after the fence opened on line ``i`` closes; a fence never closed is an error
+    (everything after it would be skipped)."""
+    closing = re.compile(re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*")
+    for j in range(i + 1, len(lines)):
+        width, _, _ = _container(lines[j])
+        if closing.fullmatch(lines[j][width:].strip()):
+            return j + 1
+    raise source.error(at, f"code fence {fence} is never closed (derive would skip everything after it)")
+
+
+def _display_body(source: Source, lines, offsets, i: int, start: int, closer: str, depth: int):
+    """The body of the display math opened on line ``i`` (its text from ``start``), its last
+    line and where its closer ends; inside a blockquote the ``>`` markers are blanked."""
+    pieces, j = [], i
+    from_ = start - offsets[i]
+    while j < len(lines):
+        line = lines[j] if j == i else _unquoted(lines[j], depth)
+        end = line.find(closer, from_)
+        if end >= 0:
+            pieces.append(line[from_:end])
+            return "\n".join(pieces), j, offsets[j] + end + len(closer)
+        pieces.append(line[from_:])
+        j, from_ = j + 1, 0
+    opener = "$$" if closer == "$$" else "\\["
+    raise source.error(start - 2, f"display math opened with `{opener}` is never closed")
+
+
+def _refuse_hidden_display(source: Source, paragraph: str, offset: int) -> None:
+    """A ``$$`` in a paragraph, or a ``\\[`` or ``\\begin{...}`` outside its inline math (and
+    outside code spans), is display math a reader sees rendered but that would not be checked:
+    an error."""
+    if "$$" not in paragraph and "\\[" not in paragraph and "\\begin" not in paragraph:
+        return
+    shown = _CODE_SPAN.sub(lambda m: " " * len(m.group(0)), paragraph)
+    match = re.search(r"(?<!\\)\$\$", shown)
+    if match is None:
+        shown = re.sub(r"(?<!\\)\$[^$]+\$", lambda m: " " * len(m.group(0)), shown)
+        match = _HIDDEN_DISPLAY.search(shown)
+    if not match:
+        return
+    if match.group(0) == "$$":
+        what = "display math `$$`"
+    elif match.group(0) == "\\[":
+        what = "display math `\\[`"
+    else:
+        what = "`\\begin{...}` outside math (an environment is display math)"
+    raise source.error(offset + match.start(), f"{what} must start its own line (after any `>` "
+                       "or list marker); as written it would not be checked")
+
+
 def _inline_math(source: Source, body: str, start: int) -> list[Inline]:
+    """The ``$...$`` of a declaring paragraph, each with the first word of its sentence and
+    whether it stands in parentheses.
+
+    >>> [(m.text, m.sentence, m.aside) for m in _inline_math(Source(""), "Let $a$ (so $b$). Assume $c$.", 0)]
+    [('a', 'let', False), ('b', 'let', True), ('c', 'assume', False)]
+    """
     found, end = [], 0
+    depth, word = 0, None  # parentheses open in the prose; the sentence's first word (None: not yet)
     for match in re.finditer(r"(?<!\\)\$([^$]+)\$", body):
         stray = _dollar(body, end, match.start())
         if stray >= 0:
             break
-        found.append(Inline(match.group(1), start + match.start(1)))
+        depth, word = _prose(body[end:match.start()], depth, word)
+        found.append(Inline(match.group(1), start + match.start(1), word or "", depth > 0))
+        word = word or ""
         end = match.end()
     stray = _dollar(body, end, len(body))
     if stray >= 0:
         raise source.error(start + stray, "this inline `$` is not closed in its paragraph")
     return found
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def _prose(text: str, depth: int, word: str | None) -> tuple[int, str | None]:
+    """After a piece of prose: the parentheses still open and the current sentence's first word
+    (``None`` when a sentence ended and no word has come yet; ``""`` when one starts with math)."""
+    for k, piece in enumerate(_SENTENCE_END.split(text)):
+        if k:
+            word = None
+        depth = max(0, depth + piece.count("(") - piece.count(")"))
+        if word is None:
+            first = re.search(r"[A-Za-z]+", piece)
+            word = first.group(0).lower() if first else None
+    return depth, word
 
 
 def _dollar(text: str, start: int, end: int) -> int:

@@ -1,8 +1,8 @@
 """Named mistakes: the one small edit that turns a refuted step into a proven one.
 
 Each edit of the catalog below is applied to the claimed (right-hand) side of a refuted step;
-the first edited step that the verifier *proves* at the failing instance, and at the smallest
-instance, is named: "this step would hold with `p_{m} - \\mathbb{1}[m = y]` instead of
+the first edited step that the verifier *proves* at every instance the step was checked at
+(every size and labeling; tried first at the failing and the smallest instance) is named: "this step would hold with `p_{m} - \\mathbb{1}[m = y]` instead of
 `p_{m}` (the indicator is missing)".  The catalog, in the order tried:
 
 * the sign of the whole side, or of one term, flipped;
@@ -29,12 +29,14 @@ from derive.document.ast import (
     Add, Cases, Derivative, Div, Equation, Indicator, Mul, Name, Neg, Node, Num, Rel, Transpose, rebuild, to_latex, walk,
 )
 from derive.document.declare import Document, Step
-from derive.document.instantiate import Instance, InstanceError, free_indices
+from derive.document.instantiate import InstanceError, free_indices
 
 #: Seconds the verifier may spend on one entry of one candidate edit.
 CANDIDATE_TIME_LIMIT = 2.0
 #: Most candidate edits tried per refuted step.
 MAX_CANDIDATES = 60
+#: Most candidates that hold at the failing and the smallest instance tried at every instance.
+MAX_CONFIRMED = 4
 
 
 def _replace(node: Node, old: Node, new: Node) -> Node:
@@ -251,41 +253,69 @@ def _term_edits(document: Document, equation: Equation):
         yield removed, right, removed, f"the derivative of the term `{to_latex(term)}` should not be there"
 
 
-def name_mistake(document: Document, step: Step, failure) -> str | None:
-    """The first catalogued edit under which the step is proven at the failing instance and at
-    the smallest instance, said in words; or None."""
-    from derive.document.check import decide, size_values
+def name_mistake(document: Document, step: Step, failure, sizes: list[dict[str, int]] | None = None,
+                 instances=None) -> str | None:
+    """The first catalogued edit under which the step is proven at every instance it was
+    checked at (``sizes``, each with every labeling the check used), said in words; or None.
 
+    Each candidate is tried first at the failing instance and at the smallest one; at most
+    :data:`MAX_CONFIRMED` candidates that pass there are then tried at every instance.  A factor
+    of 2 or 1/2 is said to be maybe ``1/N`` (or ``N``) when a size ``N`` is 2 at every instance."""
+    from derive.document.check import Instances, size_values
+
+    sizes = sizes or size_values(document)
+    instances = instances or Instances(document)
     equation = step.equation
-    sizes = {k: v for k, v in failure.instance.items() if k in document.sizes}
-    labels = {k: v for k, v in failure.instance.items() if k in document.labels}
-    smallest = size_values(document)[0]
-    seen = set()
+    failing = ({k: v for k, v in failure.instance.items() if k in document.sizes},
+               {k: v for k, v in failure.instance.items() if k in document.labels})
+    everywhere = [(size, labels) for size in sizes for labels in instances.labelings(size)]
+    quick = [failing] + everywhere[:1] + everywhere[-1:]
+    seen, confirmed = set(), 0
     for count, (new_right, old, new, what) in enumerate(candidates(document, equation)):
-        if count >= MAX_CANDIDATES:
+        if count >= MAX_CANDIDATES or confirmed >= MAX_CONFIRMED:
             break
         if new_right == equation.right or new_right in seen:
             continue
         seen.add(new_right)
         edited = dataclasses.replace(equation, right=new_right)
-        indices = free_indices(document, Add((edited.left, edited.right)), set())
-        try:
-            holds = True
-            for size in (sizes, smallest):
-                at = Instance(document, size, labels if size is sizes else _first_labels(document, size))
-                verdict, _ = decide(document, at, edited, indices, time_limit=CANDIDATE_TIME_LIMIT)
-                if verdict is None or verdict.status != "proven":
-                    holds = False
-                    break
-        except (InstanceError, ValueError, TypeError):
+        if not _holds(document, edited, quick, instances):
             continue
-        if holds:
-            return f"this step would hold with `{to_latex(new)}` instead of `{to_latex(old)}` ({what})"
+        confirmed += 1
+        if _holds(document, edited, everywhere, instances):
+            return f"this step would hold with `{to_latex(new)}` instead of `{to_latex(old)}` ({what}{_also(what, sizes)})"
     return None
 
 
-def _first_labels(document: Document, size: dict) -> dict:
-    from derive.document.check import labelings
+def _holds(document: Document, edited: Equation, where: list[tuple[dict, dict]], instances) -> bool:
+    """Whether the verifier proves ``edited`` at each (sizes, labels) of ``where``."""
+    from derive.document.check import decide
 
-    found = labelings(document, Instance(document, size, {}))
-    return found[-1] if found else {}
+    indices = free_indices(document, Add((edited.left, edited.right)), set())
+    try:
+        for size, labels in where:
+            verdict, _ = decide(document, instances.at(size, labels), edited, indices,
+                                time_limit=CANDIDATE_TIME_LIMIT)
+            if verdict is None or verdict.status != "proven":
+                return False
+    except (InstanceError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _also(what: str, sizes: list[dict[str, int]]) -> str:
+    """For a factor of 2 or 1/2: the sizes that are 2 at every instance checked, which the
+    factor may stand for (``, or 1/N: N = 2 at every instance checked``).
+
+    >>> _also("a factor of 1/2 is missing", [{"N": 2, "K": 2}, {"N": 2, "K": 3}])
+    ', or the factor 1/N: N = 2 at every instance checked'
+    >>> _also("a factor of 2 is missing", [{"N": 1}, {"N": 2}])
+    ''
+    """
+    if not what.startswith(("a factor of 2 ", "a factor of 1/2 ")):
+        return ""
+    twos = [name for name in sorted(sizes[0]) if all(size.get(name) == 2 for size in sizes)] if sizes else []
+    if not twos:
+        return ""
+    factor = "1/" if "1/2" in what else ""
+    return ", or the factor " + " or ".join(f"{factor}{name}" for name in twos) + ": " + ", ".join(
+        f"{name} = 2" for name in twos) + " at every instance checked"

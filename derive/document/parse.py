@@ -446,14 +446,23 @@ class _Build:
                 node = Indicator(items[0])
             elif isinstance(base, Name) and not base.indices:
                 indices = _index_list(items)
+                _refuse_constant_index(indices)
                 if base.base == r"\delta" and len(indices) == 2:
                     node = Indicator(Rel("=", indices[0], indices[1]))
                 else:
                     node = Name(base.base, indices)
             elif isinstance(base, Norm) and [_plain(i) for i in items] == [Num(Fraction(2))]:
                 node = base
+            elif isinstance(base, Const):
+                shown = "e" if base.name == "e" else "\\pi"
+                what = "Euler's number" if base.name == "e" else "the number \\pi"
+                example = ("a basis vector e_y, say, as u_y, or an indicator as \\mathbb{1}[m = y]"
+                           if base.name == "e" else "mixture weights \\pi_k, say, as \\rho_k")
+                raise _Misplaced(f"`{shown}` is {what} in derive, so `{shown}_...` has no index: call this "
+                                 f"quantity by another letter ({example})")
             else:
-                raise _Misplaced("a subscript here is not an index of a symbol")
+                raise _Misplaced("a subscript here is not an index of a symbol: only a name "
+                                 "(x_j, w_{jk}) takes one")
         if sups:
             (exponent,) = sups[0] if len(sups[0]) == 1 else (None,)
             if exponent is None:
@@ -478,6 +487,7 @@ class _Build:
                 lower, excluded = (item.right, None) if item.op == "=" else (None, item.right)
             else:
                 index = item
+        _refuse_constant_index((index,))
         if not (isinstance(index, Name) and not index.indices and len(index.base) == 1):
             raise _Misplaced(f"\\{kind} needs its index below it, as in \\{kind}_{{k}} or \\{kind}_{{k=1}}^{{K}}")
         if (lower is None) != (upper is None):
@@ -514,7 +524,9 @@ class _Build:
         _, numerator, denominator = children
         numerator, denominator = _arg(numerator), _arg(denominator)
         if _starts_with_d(numerator) and _starts_with_d(denominator) and isinstance(denominator, Mul):
-            raise _Misplaced("`\\frac{d}{dx}` is not supported: write \\frac{\\partial f}{\\partial x}")
+            raise _Misplaced("`\\frac{d}{dx}` is not supported: write \\frac{\\partial f}{\\partial x} "
+                             "(a fraction of products that both start with `d` reads as one; when `d` is "
+                             "a quantity, write it second, as in \\frac{a d}{b d})")
         return Div(numerator, denominator)
 
     def derivative(self, children):
@@ -607,6 +619,16 @@ class _Build:
         items = tuple("dots" if isinstance(c, Token) and c.type == "DOTS" else _plain(c)
                       for c in children if not (isinstance(c, Token) and c.type in ("LBRACE", "RBRACE")))
         return ("set", ("finite", items))
+
+
+def _refuse_constant_index(indices) -> None:
+    """``f_e`` or ``\\sum_e``: ``e`` (or ``\\pi``) is a number in derive, never an index letter."""
+    for index in indices:
+        if isinstance(index, Const):
+            shown = "e" if index.name == "e" else "\\pi"
+            what = "Euler's number" if index.name == "e" else "the number \\pi"
+            raise _Misplaced(f"`{shown}` is {what} in derive, so it cannot be an index: use another "
+                             "letter (m, k, j, ...)")
 
 
 def _starts_with_d(node: Node) -> bool:

@@ -10,9 +10,32 @@ with the oracle's (``derive.oracle.batch``), whose closed form is proven for eve
 * ``wrong``: some value outside its tolerance, with the known mistake it matches if any;
 * ``unstable``: NaN or inf where the true values are finite (exp overflowing, log of 0), or
   right at ordinary scores and outside the rounding bound only at extreme ones;
-* ``crashed``: the function raised, or returned something that is not a loss and gradient;
+* ``imprecise``: not within float64's rounding bound, but within float32's, and its values are
+  float32 numbers: a right formula computed or returned in float32 (``mistake`` is
+  ``"float32 precision"``; float16 likewise);
+* ``incomplete``: right at every input, but some class never occurred as a label (fewer samples
+  in all the inputs together than classes): ``unseen_classes`` lists them;
+* ``crashed``: the function raised (any exception: ``SystemExit``, ``KeyboardInterrupt`` and
+  other ``BaseException`` subclasses included), ended its process, ran past the time limit
+  (``time_limit`` seconds per call), or returned something that is not a loss and gradient;
 * ``unproven``: derive's own float64 oracle disagreed with its 50-digit spot check, so no
   verdict is given (never seen; it guards the oracle's evaluation, not the user's code).
+
+Sizes: the second random input has one sample fewer than the others (when N exceeds the number
+of classes), so that a function that divides by a fixed N is not right by coincidence.
+
+Labels: across the inputs every class occurs (the inputs' labels are drawn so that their union
+is all K classes whenever ``(trials + 1) * N >= K``; otherwise the verdict is at best
+``incomplete``); when ``N >= K`` the first input holds every class and the second none of class
+K - 1 (code that takes K from ``y.max() + 1`` or ``np.unique(y)`` shows).
+
+A function that changes its arguments in place (``X``, ``y``, ``W`` or ``b``) is named in
+``mutated``, and is not ``correct``: its loss and gradient may be right, but its caller's data
+changed (verdict ``wrong``, mistake ``"changes its arguments"``).
+
+The function runs on a thread of its own, or in a child process (``isolate=True``): see
+``derive.implementation.isolation``.  Whatever it raises, and a call past ``time_limit``, is its
+verdict (``crashed``).
 
 Sizes are bounded (``MAX_ENTRIES`` numbers per array) so a check never exhausts memory.
 """
@@ -28,8 +51,9 @@ import numpy as np
 from checks.tolerances import IMPLEMENTATION
 from derive.implementation.conventions import (
     D_BY_K, K_BY_D, NUMPY, TORCH, VECTOR, Convention, ConventionError, Output, UserCodeError,
-    call, infer_bias, infer_framework, infer_reg,
+    infer_bias, infer_framework, infer_reg, reg_keyword,
 )
+from derive.implementation.isolation import Isolated, Stopped
 from derive.implementation.judge import Comparison, compare, score_errors, tolerances, unit_roundoff
 from derive.implementation.mistakes import (
     Mistake, name_gradient_mistake, name_instability, name_loss_mistake,
@@ -39,6 +63,8 @@ from derive.oracle.proof import LOSSES_PROVEN_FOR_EVERY_SIZE, AllSizesProof, all
 from derive.oracle.reference import SpotCheck, spot_check
 
 CORRECT, WRONG, UNSTABLE, CRASHED = "correct", "wrong", "unstable", "crashed"
+IMPRECISE = "imprecise"  # right to a lower precision (float32) than the inputs' (float64)
+INCOMPLETE = "incomplete"  # right at every input, but some class never occurred as a label
 UNPROVEN = "unproven"  # the oracle itself failed its 50-digit spot check: no verdict
 
 #: The largest array (N x D, D x K or N x K) a check builds: 2e7 float64 numbers, 160 MB.
@@ -53,6 +79,8 @@ DEFAULT_REG = 0.1
 _EXTREME = IMPLEMENTATION["extreme logits"].value
 _KINK_MARGIN = IMPLEMENTATION["kink margin"].value
 _REDRAWS = 20
+#: Seconds each call of the judged function may take (``time_limit``).
+DEFAULT_TIME_LIMIT = IMPLEMENTATION["time limit"].value
 
 
 @dataclass(frozen=True)
@@ -113,6 +141,10 @@ class ImplementationReport:
     explanation: str | None
     oracle: OracleStatus
     seconds: float
+    mutated: tuple[str, ...] = ()  # the arguments the function changed in place
+    unseen_classes: tuple[int, ...] = ()  # classes no random input had as a label
+    precision: str | None = None  # the lower precision it agrees with ("float32"), if imprecise
+    time_limit: float = DEFAULT_TIME_LIMIT
 
     @property
     def ok(self) -> bool:
@@ -139,6 +171,8 @@ def check_implementation(
     weight_scale: float | None = None,
     trials: int = DEFAULT_TRIALS,
     seed: int = 0,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    isolate: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> ImplementationReport:
     """Judge ``fn``'s loss and gradient of catalog loss ``loss`` against the proven oracle.
@@ -148,7 +182,11 @@ def check_implementation(
     ``"float64"`` or ``"float32"``; ``layout`` ``"DxK"`` or ``"KxD"`` (told from the shapes by
     default); ``bias`` and ``framework`` (``"numpy"`` or ``"torch"``) from the signature and the
     function's module by default; ``weight_scale`` the standard deviation of the random weights
-    (default ``2 / sqrt(D)``, scores of a few units).  Raises ``ConventionError`` (or ``ValueError``
+    (default ``2 / sqrt(D)``, scores of a few units); ``time_limit`` the seconds each call of
+    ``fn`` may take (60 by default; ``math.inf`` for none), past which it is ``crashed``;
+    ``isolate`` runs ``fn`` in a forked child process instead of a thread of this one, out of
+    reach of its ``os._exit()``, crashes and signal handlers (``derive.implementation.isolation``;
+    ``derive check-impl`` does).  Raises ``ConventionError`` (or ``ValueError``
     for sizes out of range, ``UnknownLossError`` for a loss not in the catalog) for bad
     arguments; the function's own failures are its verdict.
 
@@ -184,9 +222,13 @@ def check_implementation(
         raise ValueError(f"trials must be an integer from 1 to 100, not {trials!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, not {seed!r}")
+    time_limit = _time_limit(time_limit)
+    if not isinstance(isolate, bool):
+        raise ValueError(f"isolate must be True or False, not {isolate!r}")
     with_bias = infer_bias(fn, bias)
     convention_parts = dict(framework=infer_framework(fn, framework), bias=with_bias,
-                            takes_reg=infer_reg(fn, with_bias))
+                            takes_reg=infer_reg(fn, with_bias),
+                            reg_keyword=reg_keyword(fn, with_bias))
     if convention_parts["framework"] == TORCH:
         _require_torch()
     penalty = _penalty(reg, convention_parts["takes_reg"])
@@ -194,75 +236,95 @@ def check_implementation(
     if weight_scale is not None and (isinstance(weight_scale, bool) or not isinstance(
             weight_scale, (int, float)) or not 0 < weight_scale < float("inf")):
         raise ValueError(f"weight_scale must be a finite number > 0, not {weight_scale!r}")
-    name = getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
+    name = _name(fn)
 
     proof = all_sizes_proof(loss) if loss in LOSSES_PROVEN_FOR_EVERY_SIZE else None
     kinds = [("random", index) for index in range(trials)] + [("extreme logits", trials)]
     results: list[Trial] = []
     spots: list[SpotCheck] = []
+    mutated: list[str] = []
     convention: Convention | None = None
-    verdict, mistake = CORRECT, None
+    verdict, mistake, precision = CORRECT, None, None
 
     def report(verdict, mistake, convention):
+        unseen = _unseen_classes(oracle_loss, sizes, results)
+        if verdict == CORRECT and unseen:
+            verdict, mistake = INCOMPLETE, _incomplete(unseen, oracle_loss, sizes, trials)
+        if verdict in (CORRECT, INCOMPLETE) and mutated:
+            verdict, mistake = WRONG, Mistake("changes its arguments", (
+                f"its loss and gradient are right at every input, but it changes "
+                f"{', '.join(mutated)} in place, its caller's arrays: work on copies"))
         return ImplementationReport(
             function=name, loss=loss, convention=convention, sizes=sizes,
             dtype=np.dtype(dtype).name, reg=penalty, trials=tuple(results), verdict=verdict,
             mistake=mistake.name if mistake and verdict != CRASHED else None,
             explanation=mistake.explanation if mistake else None,
-            oracle=OracleStatus(proof, tuple(spots)), seconds=time.perf_counter() - started)
+            oracle=OracleStatus(proof, tuple(spots)), seconds=time.perf_counter() - started,
+            mutated=tuple(mutated), unseen_classes=unseen,
+            precision=precision if verdict == IMPRECISE else None, time_limit=time_limit)
 
-    for kind, index in kinds:
-        say(f"{name}: {kind} input {index + 1} of {len(kinds)}")
-        problem = _draw(oracle_loss, sizes, with_bias, penalty, dtype, weight_scale, seed, index,
-                        extreme=kind != "random")
-        try:
-            if convention is None:
-                convention, output = _first_call(fn, oracle_loss, layouts, convention_parts,
-                                                 problem, dtype)
+    with Isolated(fn, oracle_loss, dtype, time_limit, process=isolate) as isolated:
+        for kind, index in kinds:
+            say(f"{name}: {kind} input {index + 1} of {len(kinds)}")
+            problem = _draw(oracle_loss, sizes, with_bias, penalty, dtype, weight_scale, seed,
+                            index, extreme=kind != "random", trials=trials)
+            # The function runs in the child while the oracle's values are computed here.
+            submitted = convention or Convention(layout=layouts[0], **convention_parts)
+            isolated.submit(submitted, problem)
+            with np.errstate(over="ignore", invalid="ignore"):
+                exact = oracle_loss.evaluate(problem)
+            _require_finite(exact, kind)
+            if index in (0, trials):
+                spots.append(spot_check(oracle_loss, problem, exact, seed=seed + index))
+            limits = tolerances(oracle_loss, problem, exact, dtype)
+            try:
+                convention, output = _result(isolated, submitted, convention is None, layouts,
+                                             convention_parts, problem)
+            except UserCodeError as error:
+                return report(CRASHED, Mistake("crashed", f"{name} {error}"), convention)
+            mutated += [argument for argument in output.mutated if argument not in mutated]
+            output = _one_score_shapes(output, exact)
+            shaped = _shape_mistake(output, exact, convention)
+            if shaped is not None:
+                return report(WRONG, shaped, convention)
+            trial = Trial(
+                kind, seed, index, float(np.abs(exact.scores).max()),
+                compare("loss", output.loss, exact.loss, limits.loss, dtype),
+                compare("dW", output.weights, exact.weights, limits.weights, dtype),
+                None if exact.bias is None else compare("db", output.bias, exact.bias,
+                                                        limits.bias, dtype),
+                problem,
+            )
+            results.append(trial)
+            if trial.ok:
+                continue
+            if verdict == IMPRECISE:
+                if _within(oracle_loss, problem, exact, output, precision):
+                    continue
+                verdict, mistake, precision = CORRECT, None, None  # off even at that precision:
+                # judged afresh here (NaN, a named mistake), never "imprecise" at float32 again
+            if verdict != CORRECT:
+                continue
+            if not trial.finite:
+                verdict, mistake = UNSTABLE, name_instability(
+                    oracle_loss, problem, exact, trial.loss.finite,
+                    trial.weights.finite and (trial.bias is None or trial.bias.finite), dtype)
+                continue
+            if kind != "random" and all(earlier.ok for earlier in results[:-1]):
+                # Right at ordinary scores, finite but off at extreme ones: precision lost, such
+                # as the log of a subnormal probability, not a wrong formula.
+                verdict, mistake = UNSTABLE, _inaccurate(trial, results[:-1])
+                continue
+            verdict = WRONG
+            if not (trial.weights.ok and (trial.bias is None or trial.bias.ok)):
+                mistake = name_gradient_mistake(oracle_loss, problem, exact, output.weights,
+                                                output.bias, limits, dtype)
             else:
-                output = call(fn, convention, oracle_loss, problem, dtype)
-        except UserCodeError as error:
-            return report(CRASHED, Mistake("crashed", f"{name} {error}"), convention)
-        with np.errstate(over="ignore", invalid="ignore"):
-            exact = oracle_loss.evaluate(problem)
-        _require_finite(exact, kind)
-        if index in (0, trials):
-            spots.append(spot_check(oracle_loss, problem, exact, seed=seed + index))
-        output = _one_score_shapes(output, exact)
-        shaped = _shape_mistake(output, exact, convention)
-        if shaped is not None:
-            return report(WRONG, shaped, convention)
-        limits = tolerances(oracle_loss, problem, exact, dtype)
-        trial = Trial(
-            kind, seed, index, float(np.abs(exact.scores).max()),
-            compare("loss", output.loss, exact.loss, limits.loss, dtype),
-            compare("dW", output.weights, exact.weights, limits.weights, dtype),
-            None if exact.bias is None else compare("db", output.bias, exact.bias, limits.bias,
-                                                    dtype),
-            problem,
-        )
-        results.append(trial)
-        if trial.ok or verdict != CORRECT:
-            continue
-        if not trial.finite:
-            verdict, mistake = UNSTABLE, name_instability(
-                oracle_loss, problem, exact, trial.loss.finite,
-                trial.weights.finite and (trial.bias is None or trial.bias.finite), dtype)
-            continue
-        if kind != "random" and all(earlier.ok for earlier in results[:-1]):
-            # Right at ordinary scores, finite but off at extreme ones: precision lost, such
-            # as the log of a subnormal probability, not a wrong formula.
-            verdict, mistake = UNSTABLE, Mistake("inaccurate at extreme logits", (
-                f"right at ordinary scores, but outside the rounding bound at scores up to "
-                f"{trial.largest_score:.4g}: precision is lost (e.g. the log of a subnormal "
-                f"probability, or exp before the max-shift)"))
-            continue
-        verdict = WRONG
-        if not (trial.weights.ok and (trial.bias is None or trial.bias.ok)):
-            mistake = name_gradient_mistake(oracle_loss, problem, exact, output.weights,
-                                            output.bias, limits, dtype)
-        else:
-            mistake = name_loss_mistake(oracle_loss, problem, exact, output.loss, limits.loss)
+                mistake = name_loss_mistake(oracle_loss, problem, exact, output.loss, limits.loss)
+            if mistake is None:
+                precision = _lower_precision(oracle_loss, problem, exact, output, trial, dtype)
+                if precision is not None:
+                    verdict, mistake = IMPRECISE, _imprecise(precision, output, dtype)
     if not all(check.ok for check in spots):
         worst = max(check.worst_error for check in spots)
         return report(UNPROVEN, Mistake("oracle failed its spot check", (
@@ -272,16 +334,130 @@ def check_implementation(
     return report(verdict, mistake, convention)
 
 
-def _first_call(fn, loss: BatchLoss, layouts, parts, problem, dtype) -> tuple[Convention, Output]:
-    """Call in the first layout that runs; the error of the first when none does."""
-    first_error = None
-    for layout in layouts:
+def _inaccurate(extreme: Trial, earlier) -> Mistake:
+    """Right at the random inputs, off at the extreme one: precision lost at large scores, or,
+    when the extreme input has classes the others had not (N < K), possibly a bug for those."""
+    fresh = sorted(_labels_of([extreme]) - _labels_of(earlier))
+    shown = ", ".join(str(label) for label in fresh[:10]) + (" ..." if len(fresh) > 10 else "")
+    also = (f"; or the code is wrong for class{'es' if len(fresh) > 1 else ''} {shown}, which "
+            f"only the extreme input has" if fresh else "")
+    return Mistake("inaccurate at extreme logits", (
+        f"right at ordinary scores, but outside the rounding bound at scores up to "
+        f"{extreme.largest_score:.4g}: precision is lost (e.g. the log of a subnormal "
+        f"probability, or exp before the max-shift){also}"))
+
+
+def _result(isolated: Isolated, submitted: Convention, first: bool, layouts, parts,
+            problem) -> tuple[Convention, Output]:
+    """The submitted call's convention and output.  At the first input, a layout in which the
+    function raises is followed by the others, in turn; the error of the first when none runs
+    (at once when the call overran or ended its process: another layout would not help)."""
+    try:
+        return submitted, isolated.result()
+    except Stopped:
+        raise
+    except UserCodeError as error:
+        if not first:
+            raise
+        first_error = error
+    for layout in layouts[1:]:
         convention = Convention(layout=layout, **parts)
         try:
-            return convention, call(fn, convention, loss, problem, dtype)
-        except UserCodeError as error:
-            first_error = first_error or error
+            return convention, isolated(convention, problem)
+        except Stopped:
+            raise
+        except UserCodeError:
+            pass
     raise first_error
+
+
+def _name(fn) -> str:
+    """``fn``'s qualified name, always a string (a callable's ``__qualname__`` may be anything)."""
+    for attribute in ("__qualname__", "__name__"):
+        value = getattr(fn, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(fn).__name__
+
+
+def _time_limit(value) -> float:
+    """Seconds per call: a number > 0 (``math.inf`` for none); ValueError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not value > 0:
+        raise ValueError(f"time_limit must be a number of seconds > 0, not {value!r}")
+    return float(value)
+
+
+#: The precisions below each dtype that a right formula computed in them would show.
+_LOWER = {"float64": ("float32", "float16"), "float32": ("float16",)}
+
+
+def _lower_precision(loss: BatchLoss, problem: Problem, exact, output: Output, trial: Trial,
+                     dtype) -> str | None:
+    """The lower precision (``"float32"``, ``"float16"``) whose rounding bound the output is
+    within, when its values are that precision's numbers (returned in it, or cast up from it):
+    a right formula computed in a lower precision.  None otherwise, so a small error of a wrong
+    formula (an epsilon in a log) is never taken for rounding."""
+    for lower in _LOWER[np.dtype(dtype).name]:
+        if _representable(output, trial, lower) and _within(loss, problem, exact, output, lower):
+            return lower
+    return None
+
+
+def _representable(output: Output, trial: Trial, precision: str) -> bool:
+    """Whether the outputs that fail at the trial's dtype hold ``precision``'s numbers (or dW
+    was returned in it)."""
+    if output.returned_dtype == precision:
+        return True
+    values = {"loss": output.loss, "dW": output.weights, "db": output.bias}
+    failing = [np.asarray(values[c.name], dtype=np.float64) for c in trial.comparisons if not c.ok]
+    with np.errstate(all="ignore"):
+        return all(np.array_equal(value, value.astype(precision).astype(np.float64))
+                   for value in failing)
+
+
+def _within(loss: BatchLoss, problem: Problem, exact, output: Output, precision: str) -> bool:
+    """Whether every output is within the rounding bound of ``precision``."""
+    limits = tolerances(loss, problem, exact, np.dtype(precision))
+    checks = [compare("loss", output.loss, exact.loss, limits.loss, precision),
+              compare("dW", output.weights, exact.weights, limits.weights, precision)]
+    if exact.bias is not None:
+        checks.append(compare("db", output.bias, exact.bias, limits.bias, precision))
+    return all(check.ok for check in checks)
+
+
+def _imprecise(precision: str, output: Output, dtype) -> Mistake:
+    how = (f"it returns dW as {precision}" if output.returned_dtype == precision
+           else f"it computes in {precision}")
+    given = np.dtype(dtype).name
+    return Mistake(f"{precision} precision", (
+        f"agrees with the oracle at {precision} precision, not {given}: {how} (return {given} "
+        f"computed in {given}, or judge it with --dtype {precision})"))
+
+
+def _unseen_classes(loss: BatchLoss, sizes, results) -> tuple[int, ...]:
+    """The classes (or 0/1 labels) no input judged had as a label."""
+    if loss.labels not in (CLASS_LABELS, BINARY_LABELS):
+        return ()
+    k = sizes["classes"] if loss.labels == CLASS_LABELS else 2
+    seen = _labels_of(results)
+    return tuple(label for label in range(k) if label not in seen)
+
+
+def _labels_of(trials) -> set[int]:
+    return {int(label) for trial in trials for label in np.unique(trial.problem.y)}
+
+
+def _incomplete(unseen, loss: BatchLoss, sizes, trials: int) -> Mistake:
+    """Which labels never occurred, and the trials that would show them all."""
+    n = sizes["samples"]
+    k = sizes["classes"] if loss.labels == CLASS_LABELS else 2
+    shown = ", ".join(str(label) for label in unseen[:10])
+    more = f" and {len(unseen) - 10} more" if len(unseen) > 10 else ""
+    return Mistake("unseen classes", (
+        f"right at every input, but label{'s' if len(unseen) > 1 else ''} {shown}{more} never "
+        f"occurred ({trials + 1} inputs of N = {n} for {k} classes): judge with "
+        f"trials >= {-(-k // n) - 1} (--trials) or a larger N"))
 
 
 def _one_score_shapes(output: Output, exact) -> Output:
@@ -396,9 +572,14 @@ def _require_torch() -> None:
 
 
 def _draw(loss: BatchLoss, sizes, with_bias: bool, reg: float, dtype, weight_scale, seed: int,
-          index: int, extreme: bool) -> Problem:
-    """A random input in ``dtype`` (kept as its exact float64 values), off the hinge's kinks."""
+          index: int, extreme: bool, trials: int = DEFAULT_TRIALS) -> Problem:
+    """A random input in ``dtype`` (kept as its exact float64 values), off the hinge's kinks.
+
+    The second random input has ``N - 1`` samples when that still leaves more samples than
+    classes, so code that divides by a fixed N (a global, a constant) shows."""
     n, d, k = sizes["samples"], sizes["features"], sizes["classes"]
+    if index == 1 and not extreme and n > {CLASS_LABELS: k, BINARY_LABELS: 2}.get(loss.labels, 1):
+        n -= 1
     scale = 2 / np.sqrt(d) if weight_scale is None else weight_scale
     for attempt in range(_REDRAWS):
         rng = np.random.default_rng([seed, index, attempt])
@@ -407,7 +588,8 @@ def _draw(loss: BatchLoss, sizes, with_bias: bool, reg: float, dtype, weight_sca
         bias_values = rng.normal(size=() if loss.one_score else (k,)) if with_bias else None
         X = rng.normal(size=(n, d))
         if loss.labels in (CLASS_LABELS, BINARY_LABELS):
-            labels = _covering_labels(rng, n, k if loss.labels == CLASS_LABELS else 2)
+            labels = _labels(rng, seed, index, n, k if loss.labels == CLASS_LABELS else 2,
+                             extreme)
         else:
             labels = rng.normal(size=n)
         if extreme:
@@ -434,6 +616,27 @@ def _draw(loss: BatchLoss, sizes, with_bias: bool, reg: float, dtype, weight_sca
     return problem  # practically unreachable: margins of random floats are not 0
 
 
+def _labels(rng: np.random.Generator, seed: int, index: int, n: int, k: int,
+            extreme: bool) -> np.ndarray:
+    """The labels of input ``index``: with ``N >= K`` every class, except at the second random
+    input, which has none of class ``K - 1`` (code that takes K from the labels shows there);
+    with ``N < K`` the inputs (the extreme one last) take ``N`` classes each, in turn, from one
+    seeded order of all ``K``, so that ``ceil(K / N)`` inputs see every class.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> sorted(set(np.concatenate([_labels(rng, 0, i, 2, 5, False) for i in range(3)]).tolist()))
+    [0, 1, 2, 3, 4]
+    >>> 2 in _labels(rng, 0, 1, 10, 3, False)
+    False
+    """
+    if n >= k:
+        return _covering_labels(rng, n, k - 1 if index == 1 and not extreme and k > 1 else k)
+    order = np.random.default_rng([seed, n, k]).permutation(k)
+    return rng.permutation(np.take(order, np.arange(index * n, index * n + n), mode="wrap"))
+
+
 def _covering_labels(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     """``n`` random labels in ``0..k-1`` in which every label occurs when ``n >= k``: code that
     is wrong only for some class (the last one, say) cannot pass for want of its samples."""
@@ -448,6 +651,6 @@ def _exactly(values: np.ndarray, dtype) -> np.ndarray:
 
 
 __all__ = [
-    "CORRECT", "CRASHED", "ConventionError", "UNPROVEN", "ImplementationReport", "OracleStatus", "Trial",
+    "CORRECT", "CRASHED", "ConventionError", "IMPRECISE", "INCOMPLETE", "UNPROVEN", "ImplementationReport", "OracleStatus", "Trial",
     "UNSTABLE", "WRONG", "check_implementation", "NUMPY", "TORCH",
 ]

@@ -12,8 +12,14 @@ Two layouts of the weights for the classifiers: ``D x K`` (CS231n: ``scores = X 
 ``K x D`` (a row per class: ``scores = X @ W.T``).  One-score losses take a vector ``w``.
 
 A function is recognised by its signature (a second parameter named ``b``, ``bias`` or ``c`` is
-the bias) and by the module it comes from (a module that imported ``torch`` is called with
-tensors); :class:`Convention` says what was chosen, and every choice can be given instead.
+the bias; a parameter after ``y`` is ``reg``, with a default value or without, and so is a
+keyword-only parameter named ``reg``) and by the module it comes from (a module that imported
+``torch`` is called with tensors); :class:`Convention` says what was chosen, and every choice can
+be given instead.
+
+After each call the arguments are compared with what was passed: a function that changes them in
+place (``X -= X.mean(axis=0)``, ``W *= 2``) is reported (``Output.mutated``), since it changes its
+caller's data.
 """
 
 from __future__ import annotations
@@ -59,11 +65,12 @@ class Convention:
     layout: str
     bias: bool
     takes_reg: bool
+    reg_keyword: str | None = None  # reg passed by this keyword (a keyword-only parameter)
 
     def describe(self) -> str:
         weights = "w" if self.layout == VECTOR else "W"
         parameters = [weights] + (["b"] if self.bias else []) + ["X", "y"] + (
-            ["reg"] if self.takes_reg else [])
+            [f"{self.reg_keyword}=reg" if self.reg_keyword else "reg"] if self.takes_reg else [])
         if self.framework == NUMPY:
             returned = f"(loss, d{weights}" + (", db)" if self.bias else ")")
         else:
@@ -80,26 +87,37 @@ class Output:
     weights: np.ndarray | None
     bias: np.ndarray | None
     weights_shape: tuple[int, ...] | None  # as returned, before any transposition
+    mutated: tuple[str, ...] = ()  # the arguments the call changed in place ("W", "X", ...)
+    returned_dtype: str | None = None  # the dtype of dW as returned (NumPy functions)
 
 
 def parameters(fn) -> list[str]:
-    """The names of ``fn``'s positional parameters (``ConventionError`` if it has none to read).
+    """The names of ``fn``'s positional parameters, with a default value or without
+    (``ConventionError`` if it has none to read).
 
     Examples
     --------
-    >>> parameters(lambda W, X, y, reg: None)
+    >>> parameters(lambda W, X, y, reg=1e-3: None)
     ['W', 'X', 'y', 'reg']
     """
+    return [p.name for p in _signature(fn).parameters.values() if p.kind in _POSITIONAL]
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _signature(fn) -> inspect.Signature:
     if not callable(fn):
         raise ConventionError(f"{fn!r} is not callable")
     try:
-        signature = inspect.signature(fn)
+        return inspect.signature(fn)
     except (TypeError, ValueError) as error:
         raise ConventionError(f"cannot read the parameters of {fn!r}: {error}") from None
-    return [
-        p.name for p in signature.parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
+
+
+def _required(fn) -> list[str]:
+    return [p.name for p in _signature(fn).parameters.values()
+            if p.kind in _POSITIONAL and p.default is p.empty]
 
 
 def infer_bias(fn, bias: bool | None) -> bool:
@@ -111,15 +129,36 @@ def infer_bias(fn, bias: bool | None) -> bool:
 
 
 def infer_reg(fn, bias: bool) -> bool:
-    """Whether ``fn`` takes ``reg``: one parameter more than ``W, [b,] X, y``."""
-    names = parameters(fn)
+    """Whether ``fn`` takes ``reg``: a parameter after ``W, [b,] X, y``, required or with a
+    default value (a default is never what is judged: ``reg`` is passed), or a keyword-only
+    parameter named ``reg``.
+
+    Examples
+    --------
+    >>> infer_reg(lambda W, X, y, reg=1e-3: None, bias=False)
+    True
+    >>> infer_reg(lambda W, X, y, *, reg=0.0: None, bias=False)
+    True
+    >>> infer_reg(lambda W, X, y: None, bias=False)
+    False
+    """
+    names, required = parameters(fn), _required(fn)
     needed = 4 if bias else 3
-    if len(names) not in (needed, needed + 1):
+    if len(required) > needed + 1 or len(names) < needed:
         expected = "W, b, X, y[, reg]" if bias else "W, X, y[, reg]"
         raise ConventionError(
             f"{getattr(fn, '__name__', 'the function')}({', '.join(names)}) does not take "
-            f"({expected}): {len(names)} required parameters, expected {needed} or {needed + 1}")
-    return len(names) == needed + 1
+            f"({expected}): {len(required)} required parameters, expected {needed} or {needed + 1}")
+    return len(names) > needed or reg_keyword(fn, bias) is not None
+
+
+def reg_keyword(fn, bias: bool) -> str | None:
+    """``"reg"`` when ``reg`` can only be passed by keyword (``fn(W, X, y, *, reg=0.0)``)."""
+    if len(parameters(fn)) > (4 if bias else 3):
+        return None
+    keyword_only = [p.name for p in _signature(fn).parameters.values()
+                    if p.kind == inspect.Parameter.KEYWORD_ONLY]
+    return "reg" if "reg" in keyword_only else None
 
 
 def infer_framework(fn, framework: str | None) -> str:
@@ -136,8 +175,12 @@ def infer_framework(fn, framework: str | None) -> str:
 
 def call(fn, convention: Convention, loss: BatchLoss, problem: Problem, dtype) -> Output:
     """Call ``fn`` on ``problem`` (cast to ``dtype``) in ``convention``; :class:`UserCodeError`
-    when it raises or returns something else than a loss and gradients."""
+    when it raises (any exception, ``SystemExit`` and ``KeyboardInterrupt`` included: run it off
+    derive's main thread, as :mod:`derive.implementation.isolation` does) or returns something
+    else than a loss and gradients.  ``Output.mutated`` names the arguments it changed."""
     weights = problem.weights.T if convention.layout == K_BY_D else problem.weights
+    names = ["w" if convention.layout == VECTOR else "W"] + (["b"] if convention.bias else [])
+    sources = [weights] + ([problem.bias] if convention.bias else [])
     arguments = [weights.astype(dtype)]
     if convention.bias:
         arguments.append(problem.bias.astype(dtype))
@@ -145,21 +188,43 @@ def call(fn, convention: Convention, loss: BatchLoss, problem: Problem, dtype) -
     # 0/1 labels as integers, real targets in the dtype.
     labels = problem.y.astype(dtype if loss.labels == REAL_TARGETS else np.int64)
     arguments += [problem.X.astype(dtype), labels]
-    if convention.takes_reg:
-        arguments.append(problem.reg)
+    names += ["X", "y"]
+    sources += [problem.X, problem.y]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")  # overflow in the user's exp is reported, not warned
         if convention.framework == TORCH:
-            output = _call_torch(fn, arguments, convention, loss, dtype)
+            output, passed = _call_torch(fn, arguments, convention, loss, dtype, problem.reg)
         else:
-            output = _call_numpy(fn, arguments, convention)
-    if convention.layout == K_BY_D and output.weights is not None:
-        return Output(output.loss, output.weights.T, output.bias, output.weights_shape)
-    return output
+            output, passed = _call_numpy(fn, arguments, convention, problem.reg), arguments
+    mutated = tuple(name for name, value, source in zip(names, passed, sources)
+                    if not _unchanged(value, source))
+    weights_out = output.weights.T if convention.layout == K_BY_D else output.weights
+    return Output(output.loss, weights_out, output.bias, output.weights_shape, mutated,
+                  output.returned_dtype)
 
 
-def _call_numpy(fn, arguments, convention: Convention) -> Output:
-    result = _run(fn, arguments)
+def _with_reg(convention: Convention, arguments: list, reg: float):
+    """The positional arguments and the keyword ones, ``reg`` in its place."""
+    if not convention.takes_reg:
+        return arguments, {}
+    if convention.reg_keyword:
+        return arguments, {convention.reg_keyword: reg}
+    return arguments + [reg], {}
+
+
+def _unchanged(value, source: np.ndarray) -> bool:
+    """Whether the argument ``value`` (an array or a tensor) still holds ``source``'s numbers."""
+    try:
+        if not isinstance(value, np.ndarray):  # a torch tensor
+            value = value.detach().cpu().numpy()
+        return value.shape == source.shape and bool(np.array_equal(value, source))
+    except BaseException:  # a tensor turned into something unreadable: changed
+        return False
+
+
+def _call_numpy(fn, arguments, convention: Convention, reg: float) -> Output:
+    positional, keywords = _with_reg(convention, arguments, reg)
+    result = _run(fn, positional, keywords)
     expected = 3 if convention.bias else 2
     names = "(loss, dW, db)" if convention.bias else "(loss, dW)"
     if not isinstance(result, (tuple, list)) or len(result) != expected:
@@ -167,19 +232,19 @@ def _call_numpy(fn, arguments, convention: Convention) -> Output:
     loss = _scalar(result[0], "the loss")
     weights = _array(result[1], "dW")
     bias = _array(result[2], "db") if convention.bias else None
-    return Output(loss, weights, bias, weights.shape)
+    returned = getattr(result[1], "dtype", None)
+    return Output(loss, weights, bias, weights.shape,
+                  returned_dtype=None if returned is None else str(returned))
 
 
-def _call_torch(fn, arguments, convention: Convention, loss: BatchLoss, dtype) -> Output:
+def _call_torch(fn, arguments, convention: Convention, loss: BatchLoss, dtype, reg: float):
     import torch  # the optional extra: only a torch function gets here
 
     tensor_dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[
         np.dtype(dtype)]
     tensors = []
     for position, value in enumerate(arguments):
-        if isinstance(value, float):
-            tensors.append(value)
-        elif value.dtype.kind == "f":
+        if value.dtype.kind == "f":
             tensor = torch.tensor(value, dtype=tensor_dtype)
             differentiated = position == 0 or (convention.bias and position == 1)
             tensors.append(tensor.requires_grad_() if differentiated else tensor)
@@ -188,14 +253,15 @@ def _call_torch(fn, arguments, convention: Convention, loss: BatchLoss, dtype) -
     if loss.labels != CLASS_LABELS:  # 0/1 labels and real targets are floats for torch's losses
         position = 3 if convention.bias else 2
         tensors[position] = torch.tensor(arguments[position], dtype=tensor_dtype)
-    result = _run(fn, tensors)
+    positional, keywords = _with_reg(convention, tensors, reg)
+    result = _run(fn, positional, keywords)
     if not isinstance(result, torch.Tensor) or result.numel() != 1:
         raise UserCodeError(f"returned {_kind(result)}, not the loss as a one-element tensor")
     if not result.requires_grad:
         raise UserCodeError("returned a loss that autograd cannot differentiate (no grad_fn)")
     try:
         result.reshape(()).backward()
-    except Exception as error:  # the user's graph: any failure of backward is theirs
+    except BaseException as error:  # the user's graph: any failure of backward is theirs
         raise UserCodeError(f"loss.backward() raised {type(error).__name__}: {_line(error)}") from None
     weights_tensor = tensors[0]
     if weights_tensor.grad is None:
@@ -206,21 +272,33 @@ def _call_torch(fn, arguments, convention: Convention, loss: BatchLoss, dtype) -
         grad = tensors[1].grad
         bias = np.zeros(arguments[1].shape) if grad is None else grad.detach().numpy().astype(
             np.float64)
-    return Output(float(result.detach().reshape(())), weights, bias, weights.shape)
+    return Output(float(result.detach().reshape(())), weights, bias, weights.shape), tensors
 
 
-def _run(fn, arguments):
+def _run(fn, arguments, keywords):
     try:
-        return fn(*arguments)
+        return fn(*arguments, **keywords)
     except SystemExit as error:  # exit() in the judged code must not end derive with its status
         raise UserCodeError(f"called exit({error.code!r})") from None
-    except Exception as error:  # the judged code's own failure, reported as its verdict
+    except BaseException as error:  # the judged code's own failure, reported as its verdict
         raise UserCodeError(f"raised {type(error).__name__}: {_line(error)}") from None
 
 
-def _line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else "(no message)"
+def _line(error: BaseException) -> str:
+    """The first line of ``error``'s message, at most 200 characters, that any stream can
+    print (a lone surrogate becomes ``?``).
+
+    Examples
+    --------
+    >>> _line(ValueError("bad \\ud800\\nsecond line"))
+    'bad ?'
+    """
+    try:
+        text = str(error).strip().splitlines()
+    except BaseException:  # a message that cannot be made
+        return "(no message)"
+    line = text[0][:200] if text else "(no message)"
+    return line.encode("utf-8", "replace").decode("utf-8")
 
 
 def _kind(value) -> str:
@@ -244,5 +322,5 @@ def _array(value, what: str) -> np.ndarray:
         if array.dtype.kind not in "biuf":
             raise TypeError(f"dtype {array.dtype}")
         return array.astype(np.float64)
-    except Exception:  # whatever the returned object's conversion raises
+    except BaseException:  # whatever the returned object's conversion raises
         raise UserCodeError(f"{what} is {_kind(value)}, not real numbers") from None

@@ -115,7 +115,25 @@ def document_json(check) -> dict:
         "first_wrong": None if wrong is None else {"line": wrong.line, "column": wrong.column},
         "result": None if check.result is None else check.result.latex,
         "results": [s.latex for s in check.steps if s.boxed],
+        "reading": [r.to_json() for r in check.reading],
     }
+
+
+def reading_text(check) -> str:
+    """What was read, one line each (``derive check --explain``): where, what kind, the symbol
+    as read in LaTeX, and what it means.
+
+    >>> from derive.document import check_document
+    >>> print(reading_text(check_document("Let $a > 0$.\\n\\n$$ f = a^2 $$\\n", path="a.md")))
+    a.md: read 2 items
+         1:6   assumption    a > 0: positive, a real scalar
+         3:6   definition    f = a^{2}: a definition
+    """
+    count = len(check.reading)
+    lines = [f"{check.path}: read {count} item{'' if count == 1 else 's'}"]
+    for reading in check.reading:
+        lines.append(f"  {reading.line:>4}:{reading.column:<3} {reading.kind:<12}  {reading.latex}: {reading.meaning}")
+    return "\n".join(lines)
 
 
 def _aligned(step) -> str:

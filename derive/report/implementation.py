@@ -6,13 +6,19 @@ The JSON object::
       "schema": "derive.check-impl/1",
       "function": str,                 # the judged function's qualified name
       "loss": str,                     # the catalog loss, e.g. "softmax-cross-entropy"
-      "verdict": "correct" | "wrong" | "unstable" | "crashed" | "unproven",
-      "mistake": str | null,           # a known mistake's name, e.g. "missing 1/N"
+      "verdict": "correct" | "wrong" | "unstable" | "imprecise" | "incomplete" | "crashed"
+                 | "unproven",
+      "mistake": str | null,           # a known mistake's name, e.g. "missing 1/N",
+                                       # "float32 precision", "changes its arguments"
       "explanation": str | null,       # one sentence on it (for "crashed", the exception)
       "convention": str | null,        # how the function was called; null if it never ran
       "sizes": {"samples": N, "features": D, "classes": K},
       "dtype": "float32" | "float64",
       "reg": float,
+      "time_limit": float | null,      # seconds per call of the function (null: none)
+      "mutated_arguments": [str, ...], # arguments it changed in place: "W", "w", "b", "X", "y"
+      "unseen_classes": [int, ...],    # labels no random input had (verdict "incomplete")
+      "precision": "float32" | "float16" | null,  # the precision it agrees with when "imprecise"
       "oracle": {
         "proven_for_every_size": bool,  # the closed form's all-sizes proof (derive --all-sizes)
         "proof_status": "proven" | "refuted" | "unproven" | null,
@@ -22,6 +28,7 @@ The JSON object::
       },
       "inputs": [                      # one per input the function was called at
         {"kind": "random" | "extreme logits", "largest_score": float,
+         "samples": int,               # its N (the second random input has N - 1)
          "outputs": [{"name": "loss" | "dW" | "db", "relative_error": float | null,
                       "ulps": float | null, "tolerance_ratio": float | null,
                       "worst_index": [int, ...], "value": float | null,
@@ -41,7 +48,7 @@ import math
 
 from checks.tolerances import TOLERANCE_CAP
 from derive.implementation.check import (
-    CORRECT, CRASHED, UNPROVEN, UNSTABLE, WRONG, ImplementationReport,
+    CORRECT, CRASHED, IMPRECISE, INCOMPLETE, UNPROVEN, UNSTABLE, WRONG, ImplementationReport,
 )
 
 SCHEMA = "derive.check-impl/1"
@@ -55,7 +62,8 @@ def implementation_text(report: ImplementationReport, source: str | None = None)
     lines = [
         f"{report.function}{where} against {report.loss}",
         f"  called as  {report.convention.describe() if report.convention else '(never ran)'}",
-        f"  inputs     N = {sizes['samples']}, D = {sizes['features']}, K = {sizes['classes']}, "
+        f"  inputs     N = {sizes['samples']}{_other_sizes(report)}, D = {sizes['features']}, "
+        f"K = {sizes['classes']}, "
         f"{report.dtype}, reg = {report.reg:g}",
         f"  oracle     {_oracle(report)}",
     ]
@@ -76,10 +84,21 @@ def implementation_text(report: ImplementationReport, source: str | None = None)
                       f"of its size (the rounding bound of these sizes and scores): only gross "
                       f"mistakes can show; float64 or smaller D resolve more"]
     lines += ["", f"verdict: {_verdict(report)}"]
+    if report.mutated and report.mistake != "changes its arguments":
+        lines.append(f"  warning: it changes its arguments in place: {', '.join(report.mutated)} "
+                     f"(its caller's arrays)")
     worst = _worst(report)
     if worst is not None:
         lines.append(f"  {worst}")
     return "\n".join(lines)
+
+
+def _other_sizes(report: ImplementationReport) -> str:
+    """``" (99 at random input 2)"``: the inputs whose N differs from the one asked for."""
+    other = [f"{len(trial.problem.X)} at random input {number}"
+             for number, trial in enumerate(report.trials, 1)
+             if len(trial.problem.X) != report.sizes["samples"]]
+    return f" ({', '.join(other)})" if other else ""
 
 
 def _oracle(report: ImplementationReport) -> str:
@@ -107,6 +126,10 @@ def _verdict(report: ImplementationReport) -> str:
         return f"crashed: {report.explanation}"
     if report.verdict == UNPROVEN:
         return f"unproven: {report.explanation}"
+    if report.verdict == INCOMPLETE:
+        return f"incomplete: {report.explanation}"
+    if report.verdict == IMPRECISE:
+        return f"imprecise: {report.mistake}: {report.explanation}"
     named = f"{report.mistake}: {report.explanation}" if report.mistake else None
     if report.verdict == UNSTABLE:
         return f"numerically unstable: {named}" if named else "numerically unstable"
@@ -146,6 +169,10 @@ def implementation_json(report: ImplementationReport) -> dict:
         "sizes": dict(report.sizes),
         "dtype": report.dtype,
         "reg": report.reg,
+        "time_limit": _finite(report.time_limit),
+        "mutated_arguments": list(report.mutated),
+        "unseen_classes": list(report.unseen_classes),
+        "precision": report.precision,
         "oracle": {
             "proven_for_every_size": oracle.proven_for_every_size,
             "proof_status": oracle.proof.status if oracle.proof else None,
@@ -157,6 +184,7 @@ def implementation_json(report: ImplementationReport) -> dict:
             {
                 "kind": trial.kind,
                 "largest_score": trial.largest_score,
+                "samples": len(trial.problem.X),
                 "outputs": [
                     {
                         "name": c.name,
