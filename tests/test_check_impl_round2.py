@@ -25,22 +25,12 @@ from derive import check_implementation
 from derive.cli import run
 from derive.implementation.loader import LoadError, load_function
 from derive.report.implementation import implementation_json, implementation_text
+from test_implementation import stable_softmax
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = {"samples": 20, "features": 5, "classes": 3}
 SOFTMAX, LOGISTIC, SVM = "softmax-cross-entropy", "logistic-regression", "multiclass-svm"
-
-
-def softmax(W, X, y, reg):
-    """Right: CS231n's vectorised softmax loss."""
-    n = len(y)
-    scores = X @ W
-    scores = scores - scores.max(axis=1, keepdims=True)
-    log_p = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
-    loss = -log_p[np.arange(n), y].mean() + reg * np.sum(W * W)
-    dscores = np.exp(log_p)
-    dscores[np.arange(n), y] -= 1
-    return loss, X.T @ dscores / n + 2 * reg * W
+softmax = stable_softmax  # right: CS231n's vectorised softmax loss
 
 
 def logistic(w, X, y, reg):
@@ -363,7 +353,7 @@ def test_a_call_that_never_returns_is_crashed_by_the_time_limit(body):
         """), namespace)
     started = time.monotonic()
     report = check_implementation(namespace["f"], time_limit=0.5, isolate=True, **SMALL)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # a guard against a hang, not a speed test
     assert report.verdict == "crashed"
     assert report.explanation == "f did not return within 0.5 s (the time limit)"
     assert implementation_json(report)["time_limit"] == 0.5

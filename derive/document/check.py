@@ -370,7 +370,8 @@ def sides(document: Document, at: Instance, equation: Equation, indices: list[st
     for combo in combos:
         env = dict(zip(indices, combo))
         try:
-            left, right = small(at.value(equation.left, env)), small(at.value(equation.right, env))
+            left = small(at.value(equation.left, env), memo=at.tree_sizes)
+            right = small(at.value(equation.right, env), memo=at.tree_sizes)
         except (OutOfRange, ShapeMismatch) as error:
             return _Sides([], [], [(env, 0)], missing=str(error))
         lefts, rights, shapes = _pair(left, right)
@@ -399,7 +400,7 @@ def decide(document: Document, at: Instance, equation: Equation, indices: list[s
         return None, found
     truths = [at.primitive(t) for t in found.truths]
     claims = [at.primitive(c) for c in found.claims]
-    bounded_sides(truths + claims)
+    bounded_sides(truths + claims, at.tree_sizes)
     verdict = verify_identity(truths, claims, given=_given(document, at), seed=seed, time_limit=time_limit)
     return verdict, found
 

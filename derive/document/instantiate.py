@@ -98,6 +98,8 @@ class Instance:
         #: Estimated work of the formula being evaluated (:data:`MAX_WORK`), terms built by its
         #: sums and products, and how deep in sums the evaluation is (the outermost estimates).
         self.work, self.built, self._summing = 0, 0, 0
+        #: Tree sizes of the expressions measured at this instance (:func:`tree_size`'s memo).
+        self.tree_sizes: dict[Expr, int] = {}
         self._growth: dict = {}
         self._depth: dict[Symbol, int] = {}  # definitions one inside the other, per defined symbol
 
@@ -234,7 +236,7 @@ class Instance:
         finally:
             self._defining.discard(key)
             self._summing = summing
-        small(value, f"{definition.base}'s value")
+        small(value, f"{definition.base}'s value", self.tree_sizes)
         depth = 1 + max((self._depth.get(s, 0) for entry in _flat_entries(value) for s in entry.free_symbols),
                         default=0)
         if depth > MAX_DEFINITION_DEPTH:
@@ -662,10 +664,10 @@ def small(value: Value, what: str = "this formula", memo: dict | None = None) ->
     return value
 
 
-def bounded_sides(values: list) -> None:
+def bounded_sides(values: list, memo: dict | None = None) -> None:
     """Refuse sides that, every definition substituted, are more than :data:`MAX_NODES` nodes
-    as a tree (each entry, as the verifier gets it)."""
-    memo: dict = {}
+    as a tree (each entry, as the verifier gets it); ``memo`` as :func:`tree_size`'s."""
+    memo = {} if memo is None else memo
     for value in values:
         size = tree_size(value, memo)
         if size > MAX_NODES:
