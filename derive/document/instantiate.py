@@ -324,7 +324,9 @@ class Instance:
         if isinstance(node, Mul):
             result, sizes = self.value(node.factors[0], env), {}
             for factor in node.factors[1:]:
-                result = small(self._low_degree(_bounded(_product(result, self.value(factor, env)))), memo=sizes)
+                result = self._low_degree(_bounded(_product(result, self.value(factor, env))))
+                if _is_matrix(result):  # only products of matrices share entries many times over
+                    small(result, memo=sizes)
             return result
         if isinstance(node, Div):
             numerator, denominator = self.value(node.numerator, env), self.value(node.denominator, env)
@@ -550,7 +552,7 @@ class Instance:
         of = self.value(node.of, env)
         target_set = frozenset(targets)
         through = self.through(of, target_set)
-        cost = _derivative_cost(through)
+        cost = _derivative_cost(through, self.tree_sizes)
         if cost > MAX_NODES:
             raise TooLarge(f"this derivative would build about {cost} nodes, more than {MAX_NODES} "
                            "(a product of n factors gives n terms of n factors)")
@@ -621,15 +623,25 @@ def _flat_entries(value: Value) -> list:
     return list(value) if _is_matrix(value) else [value]
 
 
-def _derivative_cost(value: Value) -> int:
+def _derivative_cost(value: Value, sizes: dict | None = None) -> int:
     """About how many nodes differentiating ``value`` builds: its nodes as a tree (SymPy walks
     a subexpression once per place it stands), and a product of ``n`` factors ``n^2`` more (the
-    product rule's ``n`` terms of ``n`` factors).
+    product rule's ``n`` terms of ``n`` factors).  ``sizes`` is :func:`tree_size`'s memo.
+
+    The products add at most the square of the tree's size (their factors are nodes of the
+    tree), so a tree small enough that this square is within :data:`MAX_NODES` is not walked
+    again for them: its cost is reported as that bound.
 
     >>> x = sympy.Symbol("x")
     >>> _derivative_cost(sympy.Mul(*[x + k for k in range(1, 101)], evaluate=False)) > 100**2
     True
+    >>> _derivative_cost(x * (x + 1)) <= MAX_NODES
+    True
     """
+    sizes = {} if sizes is None else sizes
+    total = sum(tree_size(entry, sizes) for entry in _flat_entries(value))
+    if total + total * total <= MAX_NODES:
+        return total + total * total
     memo: dict = {}
     total = sum(tree_size(entry, memo) for entry in _flat_entries(value))
     for current in memo:
