@@ -68,8 +68,8 @@ def assert_implementation(fn, loss: str = "softmax-cross-entropy", **options) ->
 
     ``options`` are those of :func:`derive.check_implementation` (``samples``, ``features``,
     ``classes``, ``reg``, ``dtype``, ``layout``, ``bias``, ``framework``, ...).  Raise
-    ``AssertionError`` with the whole report otherwise: the verdict (wrong, numerically unstable
-    or crashed), the named mistake when there is one, and the worst entry against its exact value.
+    ``AssertionError`` with the whole report otherwise: the verdict (wrong, unstable, imprecise,
+    incomplete or crashed), the named mistake when there is one, and the worst entry against its exact value.
 
     Examples
     --------

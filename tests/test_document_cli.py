@@ -39,7 +39,7 @@ def files(tmp_path):
 def test_a_proven_document_exits_0(files):
     status, out, err = call(["check", str(files / "right.md")])
     assert (status, err) == (0, "")
-    assert "right.md: proven, 1 steps: 1 proven" in out  # no sizes: no "at"
+    assert "right.md: proven, 1 step: 1 proven" in out  # no sizes: no "at"
 
 
 def test_a_wrong_step_exits_1_and_is_located(files):

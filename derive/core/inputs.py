@@ -247,7 +247,8 @@ def distinct_names(exprs) -> None:
             continue
         seen.add(node)
         if isinstance(node, Symbol):
-            other = by_name.setdefault(str(node), node)
+            printed = "_" + node.name if isinstance(node, sympy.Dummy) else node.name  # str(), without the printer
+            other = by_name.setdefault(printed, node)
             if other != node:
                 first, second = sorted((_facts(other), _facts(node)))
                 raise VerificationInputError(

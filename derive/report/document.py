@@ -34,7 +34,8 @@ def document_text(check) -> str:
     """The verdict as a person reads it."""
     title = f" ({check.title})" if check.title else ""
     at = f" at {sizes_text(check)}" if sizes_text(check) and check.status != "refuted" else ""
-    lines = [f"{check.path}{title}: {check.status}{at}, {len(check.steps)} steps: {_counts(check)}"]
+    steps = f"{len(check.steps)} step" + ("" if len(check.steps) == 1 else "s")
+    lines = [f"{check.path}{title}: {check.status}{at}, {steps}: {_counts(check)}"]
     for step in check.steps:
         scope = f"  [{step.scope}]" if step.scope and step.status == "proven" else ""
         if step.status == "unproven":
