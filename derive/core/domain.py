@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import sympy
 from sympy import Expr, Integer, Rational, Symbol
 
-from derive.core.inputs import exact
+from derive.core.inputs import exact, expanded_terms
 from derive.core.verdict import VerificationInputError
 
 #: Candidate values tried per symbol before it is declared unsamplable, and per point before
@@ -140,7 +140,7 @@ def solve_constraints(given: Iterable, wrt: Sequence[Symbol]) -> tuple[Constrain
                 "taken with respect to; constraints may only relate other symbols"
             )
         residual = (equation.lhs - equation.rhs).xreplace({c.symbol: c.value for c in solved})
-        if _expanded_terms(residual, {}) > MAX_CONSTRAINT_TERMS:
+        if expanded_terms(residual, MAX_CONSTRAINT_TERMS) > MAX_CONSTRAINT_TERMS:
             raise VerificationInputError(
                 f"cannot use the constraint {equation}: expanded, it would have more than "
                 f"{MAX_CONSTRAINT_TERMS} terms; constraints must be linear (e.g. Eq(t0 + t1 + t2, 1))"
@@ -164,26 +164,6 @@ def solve_constraints(given: Iterable, wrt: Sequence[Symbol]) -> tuple[Constrain
                   for c in solved]
         solved.append(constraint)
     return tuple(solved)
-
-
-def _expanded_terms(expr: Expr, memo: dict) -> int:
-    """An upper bound on the terms of ``sympy.expand(expr)`` (capped just past the budget)."""
-    if expr in memo:
-        return memo[expr]
-    cap = MAX_CONSTRAINT_TERMS + 1
-    if isinstance(expr, sympy.Add):
-        result = sum(_expanded_terms(arg, memo) for arg in expr.args)
-    elif isinstance(expr, sympy.Mul):
-        result = 1
-        for arg in expr.args:
-            result = min(result * _expanded_terms(arg, memo), cap)
-    elif isinstance(expr, sympy.Pow) and expr.exp.is_Integer:
-        base = _expanded_terms(expr.base, memo)
-        result = 1 if base == 1 else (cap if abs(expr.exp) > cap.bit_length() * 64 else base ** abs(int(expr.exp)))
-    else:
-        result = 1 + sum(_expanded_terms(arg, memo) - 1 for arg in expr.args if isinstance(arg, Expr))
-    memo[expr] = result = min(result, cap)
-    return result
 
 
 def _solve_linear(residual: Expr, equation) -> Constraint | None:

@@ -14,7 +14,7 @@ Every check here exists because an input once made the verifier say something fa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 
 import sympy
@@ -239,13 +239,7 @@ def distinct_names(exprs) -> None:
     derive.core.verdict.VerificationInputError: two different symbols are both named x (one with no assumptions, one with positive=True); a verdict could not tell them apart: give them different names or the same assumptions
     """
     by_name: dict[str, Symbol] = {}
-    seen: set = set()
-    stack = [e for e in exprs if isinstance(e, sympy.Basic)]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
+    for node in subexpressions(e for e in exprs if isinstance(e, sympy.Basic)):
         if isinstance(node, Symbol):
             printed = "_" + node.name if isinstance(node, sympy.Dummy) else node.name  # str(), without the printer
             other = by_name.setdefault(printed, node)
@@ -256,8 +250,66 @@ def distinct_names(exprs) -> None:
                     f"{second}); a verdict could not tell them apart: give them different names "
                     "or the same assumptions"
                 )
-        else:
-            stack.extend(node.args)
+
+
+def subexpressions(exprs: Iterable[sympy.Basic]) -> Iterator[sympy.Basic]:
+    """Every distinct subexpression of ``exprs``, each once, in preorder: a subexpression that
+    stands in many places (a sum shared by every entry) is walked once.
+
+    Examples
+    --------
+    >>> from sympy import symbols, exp
+    >>> x, y = symbols("x y")
+    >>> [str(e) for e in subexpressions([exp(x) + exp(x) * y])]
+    ['y*exp(x) + exp(x)', 'y*exp(x)', 'y', 'exp(x)', 'x']
+    """
+    seen: set = set()
+    stack = list(reversed(list(exprs)))
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        yield node
+        stack.extend(reversed(node.args))
+
+
+def expanded_terms(expr: Expr, cap: int, *, polynomial: bool = False, memo: dict | None = None) -> int:
+    """An upper bound on the terms of ``sympy.expand(expr)``, found without expanding: at most
+    ``cap + 1`` (meaning "more than ``cap``").  A function application counts as one term plus
+    its arguments' extra ones; with ``polynomial=True`` anything that is not a polynomial with
+    rational coefficients counts as ``cap + 1``.
+
+    Examples
+    --------
+    >>> from sympy import symbols, exp
+    >>> a, b, c = symbols("a b c")
+    >>> expanded_terms((a + b) * (a + c), 100), expanded_terms((a + b + c) ** 20, 100)
+    (4, 101)
+    >>> expanded_terms(exp(a) + b, 100), expanded_terms(exp(a) + b, 100, polynomial=True)
+    (2, 101)
+    """
+    memo = {} if memo is None else memo
+    if expr in memo:
+        return memo[expr]
+    over = cap + 1
+    if isinstance(expr, sympy.Add):
+        result = sum(expanded_terms(arg, cap, polynomial=polynomial, memo=memo) for arg in expr.args)
+    elif isinstance(expr, sympy.Mul):
+        result = 1
+        for arg in expr.args:
+            result = min(result * expanded_terms(arg, cap, polynomial=polynomial, memo=memo), over)
+    elif isinstance(expr, sympy.Pow) and expr.exp.is_Integer and not (polynomial and expr.exp < 0):
+        base = expanded_terms(expr.base, cap, polynomial=polynomial, memo=memo)
+        exponent = abs(int(expr.exp))
+        # base >= 2 and 2**exponent > cap: over the cap without computing base**exponent
+        result = 1 if base == 1 else (over if exponent >= cap.bit_length() else base**exponent)
+    elif polynomial:
+        result = 1 if expr.is_Symbol or expr.is_Rational else over
+    else:
+        result = 1 + sum(expanded_terms(arg, cap, memo=memo) - 1 for arg in expr.args if isinstance(arg, Expr))
+    memo[expr] = result = min(result, over)
+    return result
 
 
 def _facts(symbol: Symbol) -> str:

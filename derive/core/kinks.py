@@ -31,6 +31,8 @@ from collections.abc import Iterator
 import sympy
 from sympy import Expr
 
+from derive.core.inputs import expanded_terms, subexpressions
+
 #: Most kinks split on: 2**MAX_KINKS sign cases are proven one by one.
 MAX_KINKS = 10
 #: Points at which a kink is tried for a certified nonzero value (see :func:`is_null_kink`).
@@ -92,13 +94,7 @@ def kinks_of(expr: Expr) -> dict[Expr, Expr]:
 def _candidates(expr: Expr) -> list[Expr]:
     """The expressions whose sign a switch in ``expr`` depends on, each subexpression seen once."""
     found: list[Expr] = []
-    seen: set = set()
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
+    for node in subexpressions([expr]):
         if isinstance(node, _SWITCHES):
             found.append(node.args[0])
         elif isinstance(node, (sympy.Max, sympy.Min)):
@@ -106,7 +102,6 @@ def _candidates(expr: Expr) -> list[Expr]:
         elif isinstance(node, sympy.Piecewise):
             for _, condition in node.args:
                 found.extend(r.lhs - r.rhs for r in _relations(condition))
-        stack.extend(reversed(node.args))
     return found
 
 
@@ -143,28 +138,7 @@ def _small_polynomial(expr: Expr) -> bool:
     """A polynomial in continuous real symbols whose expansion has few terms (bounded first)."""
     if not all(analytic_classes(s, {})[1] for s in expr.free_symbols):
         return False
-    return _expanded_terms(expr, {}) <= POLYNOMIAL_KINK_TERMS
-
-
-def _expanded_terms(expr: Expr, memo: dict) -> float:
-    """An upper bound on the terms of ``expr`` expanded; inf when it is no polynomial."""
-    if expr in memo:
-        return memo[expr]
-    if expr.is_Symbol or expr.is_Rational:
-        result = 1
-    elif isinstance(expr, sympy.Add):
-        result = sum(_expanded_terms(arg, memo) for arg in expr.args)
-    elif isinstance(expr, sympy.Mul):
-        result = 1
-        for arg in expr.args:
-            result = min(result * _expanded_terms(arg, memo), float("inf"))
-    elif isinstance(expr, sympy.Pow) and expr.exp.is_Integer and 0 <= expr.exp <= POLYNOMIAL_KINK_TERMS:
-        base = _expanded_terms(expr.base, memo)
-        result = 1 if base == 1 else (base ** int(expr.exp) if base <= POLYNOMIAL_KINK_TERMS else float("inf"))
-    else:
-        result = float("inf")
-    memo[expr] = result = min(result, float("inf"))
-    return result
+    return expanded_terms(expr, POLYNOMIAL_KINK_TERMS, polynomial=True) <= POLYNOMIAL_KINK_TERMS
 
 
 def is_null_kink(kink: Expr) -> bool:
