@@ -171,9 +171,7 @@ def test_a_defined_T_is_refused_too():
     ("$e > 0$", "`e` is Euler's number"),
     ("$a, e \\in \\mathbb{R}$", "`e` is Euler's number"),
     ("$\\pi \\in \\mathbb{R}$", "`\\pi` is the number \\pi"),
-    ("$\\sigma \\in \\mathbb{R}$", "`\\sigma` is the logistic sigmoid in derive (a function), not a name"),
-    ("$\\sigma > 0$", "`\\sigma` is the logistic sigmoid"),
-    ("$\\sigma \\ge 0$", "`\\sigma` is the logistic sigmoid"),
+    # issue 14: a declared \\sigma is the document's own quantity (tests/test_prose_declarations.py)
     ("$\\log \\in \\mathbb{R}$", "`\\log` is the logarithm"),
     ("$\\max \\in \\mathbb{R}$", "`\\max` is the maximum"),
 ])
@@ -211,16 +209,25 @@ def test_an_explanatory_relation_in_a_let_paragraph_is_not_read():
 
 @pytest.mark.parametrize("paragraph, fragment, at", [
     ("Let $t \\in \\mathbb{R}^K$ with $\\sum_j t_j = 1$.", "takes a constraint only from a sentence", "= 1"),
-    ("Let $t \\in \\mathbb{R}^K$. Then $t_1 = 1$.", "(`t` is declared, so this is no definition)", "= 1"),
-    ("Let $t \\in \\mathbb{R}^K$. Then $b = 1$.", "is not in a sentence that starts with *Let*", "= 1"),
     ("Let $t \\in \\mathbb{R}^K$ (and $b = 1$).", "stands in parentheses", "= 1"),
     ("Given $t \\in \\mathbb{R}^K$ ($\\sum_j t_j = 1$).", "stands in parentheses", "= 1"),
-    ("Let $t \\in \\mathbb{R}^K$, e.g. $t_1 = 1$.", "takes a constraint only from a sentence", "= 1"),
-    ("Let $t \\in \\mathbb{R}^K$! $t_1 = 1$ is a case.", "takes a constraint only from a sentence", "= 1"),
     ("Where $t \\in \\mathbb{R}^K$: (so\n$t_1 = 1$) holds.", "stands in parentheses", "= 1"),
 ])
 def test_a_relation_is_read_only_where_a_sentence_states_it(paragraph, fragment, at):
     refused(paragraph + "\n\n$$ f = \\sum_j t_j $$\n", fragment, paragraph[:paragraph.index(at)].count("\n") + 1, at)
+
+
+@pytest.mark.parametrize("paragraph", [  # issue 14: a relation in another sentence is a remark, shown
+    "Let $t \\in \\mathbb{R}^K$. Then $t_1 = 1$.",
+    "Let $t \\in \\mathbb{R}^K$. Then $b = 1$.",
+    "Let $t \\in \\mathbb{R}^K$, e.g. $t_1 = 1$.",
+    "Let $t \\in \\mathbb{R}^K$! $t_1 = 1$ is a case.",
+])
+def test_a_relation_in_another_sentence_is_a_remark_not_a_fact(paragraph):
+    result = check_document(paragraph + "\n\n$$ f = \\sum_j t_j $$\n\n$$ f = 1 $$\n")
+    assert result.status == "refuted"
+    assert [r.kind for r in result.reading if r.kind in ("remark", "constraint", "definition")] == [
+        "remark", "definition"]
 
 
 def test_a_constraint_stated_by_assume_or_given_is_used():
@@ -235,11 +242,18 @@ def test_a_constraint_stated_by_assume_or_given_is_used():
 @pytest.mark.parametrize("paragraph, fragment, at", [
     ("Let $\\gamma \\in \\mathbb{R}$ (for $\\gamma > 0$ it is convex).", "stands in parentheses, an aside: "
      "derive would not read it as an assumption", "> 0"),
-    ("Let $\\gamma \\in \\mathbb{R}$. For $\\gamma \\ge 0$ it is convex.", "would not read it as an assumption", "\\ge"),
     ("Let $a \\in \\mathbb{R}$ (and $\\gamma \\in \\mathbb{R}_{>0}$).", "would not read it as an assumption", "\\gamma"),
 ])
 def test_a_sign_is_an_assumption_only_where_a_sentence_states_it(paragraph, fragment, at):
     refused(paragraph + "\n\n$$ f = \\sqrt{\\gamma^2} $$\n\n$$ f = \\gamma $$\n", fragment, 1, at)
+
+
+def test_a_sign_after_for_is_a_case_not_an_assumption():  # issue 14: a remark, shown
+    result = check_document("Let $\\gamma \\in \\mathbb{R}$. For $\\gamma \\ge 0$ it is convex.\n\n"
+                            "$$ f = \\sqrt{\\gamma^2} $$\n\n$$ f = \\gamma $$\n")
+    assert result.status == "refuted"
+    assert [(r.kind, r.latex) for r in result.reading if r.kind in ("remark", "assumption")] == [
+        ("remark", "\\gamma \\ge 0")]
 
 
 def test_a_declaration_in_parentheses_is_still_read():
@@ -292,8 +306,8 @@ def test_the_json_has_the_reading(tmp_path):
     reading = json.loads(out)["reading"]
     assert status == 0 and len(reading) == 12
     assert reading[-2] == {"kind": "constraint", "name": "", "latex": "\\sum_{j} t_{j} = 1",
-                           "meaning": "assumed by every check", "line": 6, "column": 65}
-    assert {"kind", "name", "latex", "meaning", "line", "column"} == set(reading[0])
+                           "meaning": "assumed by every check", "line": 6, "column": 65, "inferred": False}
+    assert {"kind", "name", "latex", "meaning", "line", "column", "inferred"} == set(reading[0])
     assert "| `reading` |" in FORMAT.read_text()
 
 
@@ -418,8 +432,9 @@ def test_e_or_pi_as_an_index_says_it_is_a_number(step, at):
 
 def test_a_leibniz_fraction_says_how_to_write_a_quantity_named_d():
     error = refused("Let $d, a, b \\in \\mathbb{R}$.\n\n$$ g = \\frac{d a}{d b} $$\n",
-                    "`\\frac{d}{dx}` is not supported", 3, "\\frac")
-    assert "when `d` is a quantity, write it second, as in \\frac{a d}{b d}" in error.message
+                    "`d` is declared on line 1, so a fraction whose numerator and denominator start with `d` "
+                    "could be a derivative or a quotient", 3, "\\frac")
+    assert "or call the quantity by another letter" in error.message
 
 
 def test_a_declaration_paragraph_may_start_in_bold():

@@ -82,7 +82,9 @@ class Transpose(Node):
 
 @dataclass(frozen=True)
 class Call(Node):
-    """A known function: ``log exp sigma tanh max min``, applied entrywise to a vector."""
+    """A known function: ``log exp sigma tanh sign max min`` (entrywise on a vector, and so is
+    ``hadamard``, the product ``\\odot`` of two arrays of one shape), ``det tr`` (of a square
+    matrix), ``diag`` (of a vector: the diagonal matrix) and ``softmax`` (of a vector)."""
 
     function: str
     arguments: tuple[Node, ...]
@@ -139,10 +141,19 @@ class Cases(Node):
 
 @dataclass(frozen=True)
 class Derivative(Node):
-    """``\\frac{\\partial f}{\\partial v}``: the derivative of ``of`` with respect to ``by``."""
+    """``\\frac{\\partial f}{\\partial v}``: the derivative of ``of`` with respect to ``by``.  A
+    second derivative is one inside another: ``\\frac{\\partial^2 L}{\\partial a \\partial b}`` is
+    ``Derivative(Derivative(L, b), a)``."""
 
     of: Node
     by: Node
+
+
+@dataclass(frozen=True)
+class MatrixLiteral(Node):
+    """``\\begin{pmatrix} a & b \\\\ c & d \\end{pmatrix}`` (or ``bmatrix``): rows of scalar entries."""
+
+    rows: tuple[tuple[Node, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -213,14 +224,17 @@ def rebuild(node: Node, change: Callable[[Node], Node]) -> Node:
 
 _OPS = {"=": "=", "!=": r"\neq", "<": "<", ">": ">", "<=": r"\le", ">=": r"\ge"}
 _FUNCTIONS = {"log": r"\log", "exp": r"\exp", "sigma": r"\sigma", "tanh": r"\tanh",
-              "max": r"\max", "min": r"\min"}
+              "max": r"\max", "min": r"\min", "det": r"\det", "sign": r"\operatorname{sign}",
+              "tr": r"\operatorname{tr}", "diag": r"\operatorname{diag}",
+              "softmax": r"\operatorname{softmax}"}
+_INVERSE = Neg(Num(Fraction(1)))
 
 # Binding strength, loosest first: a child looser than its place is parenthesised.
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = range(5)
 
 
 def _strength(node: Node) -> int:
-    if isinstance(node, Add):
+    if isinstance(node, Add) or (isinstance(node, Call) and node.function == "hadamard"):
         return _SUM
     if isinstance(node, (Mul, Div, BigOp)):
         return _PRODUCT if not isinstance(node, Div) else _ATOM
@@ -279,7 +293,11 @@ def to_latex(node: Node) -> str:
             return "e^{" + to_latex(node.exponent) + "}"
         return _wrapped(node.base, _ATOM) + "^{" + to_latex(node.exponent) + "}"
     if isinstance(node, Transpose):
+        if isinstance(node.operand, Pow) and node.operand.exponent == _INVERSE:
+            return _wrapped(node.operand.base, _ATOM) + "^{-T}"
         return _wrapped(node.operand, _ATOM) + "^{T}"
+    if isinstance(node, Call) and node.function == "hadamard":
+        return r" \odot ".join(_wrapped(a, _PRODUCT) for a in node.arguments)
     if isinstance(node, Call):
         name = _FUNCTIONS[node.function]
         arguments = ", ".join(to_latex(a) for a in node.arguments)
@@ -306,10 +324,38 @@ def to_latex(node: Node) -> str:
                 for v, c in node.rows]
         return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
     if isinstance(node, Derivative):
-        return rf"\frac{{\partial {_wrapped(node.of, _ATOM)}}}{{\partial {to_latex(node.by)}}}"
+        return _derivative_latex(node)
     if isinstance(node, Boxed):
         return r"\boxed{" + to_latex(node.operand) + "}"
+    if isinstance(node, MatrixLiteral):
+        rows = [" & ".join(to_latex(entry) for entry in row) for row in node.rows]
+        return r"\begin{pmatrix} " + r" \\ ".join(rows) + r" \end{pmatrix}"
     raise TypeError(f"not a math node: {node!r}")
+
+
+def _derivative_latex(node: Derivative) -> str:
+    """One fraction for derivatives one inside another, a repeated variable as a power.
+
+    >>> x, w = Name("x"), Name("w")
+    >>> _derivative_latex(Derivative(Derivative(Name("L"), x), x))
+    '\\\\frac{\\\\partial^{2} L}{\\\\partial x^{2}}'
+    >>> _derivative_latex(Derivative(Derivative(Name("L"), Transpose(w)), w))
+    '\\\\frac{\\\\partial^{2} L}{\\\\partial w \\\\partial w^{T}}'
+    """
+    variables, of = [], node
+    while isinstance(of, Derivative):
+        variables.append(of.by)
+        of = of.of
+    runs: list[list] = []  # (variable, times), in the order written
+    for by in variables:
+        if runs and runs[-1][0] == by:
+            runs[-1][1] += 1
+        else:
+            runs.append([by, 1])
+    below = " ".join(rf"\partial {to_latex(by)}" if times == 1 else rf"\partial {_wrapped(by, _ATOM)}^{{{times}}}"
+                     for by, times in runs)
+    order = "" if len(variables) == 1 else f"^{{{len(variables)}}}"
+    return rf"\frac{{\partial{order} {_wrapped(of, _ATOM)}}}{{{below}}}"
 
 
 def equation_latex(equation: Equation) -> str:

@@ -9,7 +9,9 @@ are evaluated there (:mod:`derive.document.instantiate`), every definition subst
 handed to :func:`derive.core.verify_identity` with the document's constraints as ``given``.
 A step is proven when every instance is; it is refuted at the first instance where the verifier
 finds a counterexample, and then :mod:`derive.document.mistakes` looks for the one small edit
-that would make it hold.
+that would make it hold.  A step SymPy proves with symbolic sizes
+(:mod:`derive.document.symbolic`) is checked at the first sizes only, as a cross-check, and is
+then proven for every size (:attr:`StepCheck.every_size`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +33,7 @@ from derive.document.instantiate import (
     Instance, InstanceError, OutOfRange, ShapeMismatch, bounded_sides, free_indices, small,
 )
 from derive.document.source import DocumentError, Source, read_source
+from derive.document.symbolic import Symbolic, every_size_scope, proven_for_every_size
 
 #: Default values of the sizes: sizes that bound a label's classes, and all others.
 CLASS_SIZES, OTHER_SIZES = (2, 3, 4), (1, 2, 3)
@@ -76,6 +80,9 @@ class StepCheck:
     except_where: tuple = ()
     #: The verifier's entries over every instance checked (a refuted step's end at the failure).
     verdict: Verdict | None = None
+    #: Proven for every value of the sizes, labels and free indices (SymPy with symbolic sizes,
+    #: :mod:`derive.document.symbolic`), not only at the sizes checked.
+    every_size: bool = False
 
 
 @dataclass
@@ -410,7 +417,30 @@ _TOO_DEEP = "this formula nests too deep to evaluate: split it, or define fewer 
 
 
 def _error_at(document: Document, equation: Equation, error: Exception) -> DocumentError:
-    return DocumentError(str(error), document.source.path, equation.line, equation.column, equation.source)
+    """The error shown at the symbol it names, where the equation's line writes it (the written
+    symbol nearest the relation sign), else at the relation sign."""
+    symbol = getattr(error, "symbol", None)
+    column = symbol_column(equation.source, symbol, equation.column) if symbol else None
+    return DocumentError(str(error), document.source.path, equation.line, column or equation.column, equation.source)
+
+
+_LATEX_TOKEN = re.compile(r"\\[a-zA-Z]+|\\.|.", re.DOTALL)
+
+
+def symbol_column(text: str, symbol: str, near: int) -> int | None:
+    """The 1-based column in ``text`` where ``symbol`` is written as a whole token (``s`` in
+    ``s_k`` or ``2s``, not in ``\\sum``; ``\\sigma`` not in ``\\sigmax``), the one nearest column
+    ``near``; None if nowhere.
+
+    >>> symbol_column(r"\\sum_k s_k = s", "s", 12)
+    14
+    >>> symbol_column(r"\\sum_k x_k = 1", "s", 11) is None
+    True
+    """
+    found = [match.start() + 1 for match in _LATEX_TOKEN.finditer(text)
+             if text.startswith(symbol, match.start()) and symbol.startswith(match.group())
+             and not symbol[len(match.group()):][:1].isalpha()]
+    return min(found, key=lambda column: abs(column - near), default=None)
 
 
 def _scope(document: Document, indices: list[str], sizes: list[dict[str, int]], instances: Instances) -> str:
@@ -459,7 +489,12 @@ def _named_kink(at: Instance, kink):
 
 
 def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
-               time_limit: float = TIME_LIMIT, instances: Instances | None = None) -> StepCheck:
+               time_limit: float = TIME_LIMIT, instances: Instances | None = None,
+               symbolic: Symbolic | None = None) -> StepCheck:
+    """The verdict on one step.  With ``symbolic`` (the document with symbolic sizes), a step
+    SymPy proves for every size (:func:`~derive.document.symbolic.proven_for_every_size`) is
+    checked at the first sizes only, as a cross-check: proven there, it is proven for every
+    size; otherwise every instance is checked as without it."""
     instances = instances or Instances(document)
     equation = step.equation
     check = StepCheck(equation.line, equation.column, equation_latex(equation), equation.source,
@@ -474,7 +509,10 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
     except InstanceError as error:
         raise _error_at(document, equation, error) from None
     statuses, reasons, except_where, entries = [], [], [], []
+    every_size = symbolic is not None and proven_for_every_size(document, equation, symbolic)
     for number, size in enumerate(sizes):
+        if every_size and number > 0 and _cross_checked(statuses, except_where):
+            break  # proven for every size, and at the first sizes too
         try:
             for labels in instances.labelings(size):
                 at = instances.at(size, labels)
@@ -494,7 +532,11 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
                     kink = _named_kink(at, kink)
                     if kink not in except_where:
                         except_where.append(kink)
-                if verdict.status == "refuted":
+                outside = _interval_refutation(document, verdict)
+                if outside:
+                    statuses[-1] = "unproven"
+                    reasons.append(outside)
+                elif verdict.status == "refuted":
                     counterexample = verdict.failures[0]
                     env, _ = found.entries[counterexample.index]
                     check.status = "refuted"
@@ -507,12 +549,37 @@ def check_step(document: Document, step: Step, sizes: list[dict[str, int]],
             raise _error_at(document, equation, error) from None
         except RecursionError:
             raise _error_at(document, equation, InstanceError(_TOO_DEEP)) from None
+    if every_size and _cross_checked(statuses, except_where):
+        check.every_size = True
+        check.scope = every_size_scope(document, indices)
     check.status = worst(statuses) if statuses else "unproven"
     check.except_where = tuple(except_where)
     check.verdict = Verdict(tuple(entries))
     if check.status == "unproven":
         check.reason = reasons[0] if reasons else "nothing was checked"
     return check
+
+
+def _cross_checked(statuses: list[str], except_where: list) -> bool:
+    """Whether the instances checked so far agree with a proof for every size: all proven, no kink."""
+    return bool(statuses) and all(status == "proven" for status in statuses) and not except_where
+
+
+def _interval_refutation(document: Document, verdict: Verdict) -> str:
+    """Why a refutation is no refutation: its point gives a symbol declared in an interval
+    (``\\epsilon \\in [0, 1)``) a value outside it, or one derive cannot place; else ``""``."""
+    if verdict.status != "refuted" or not document.intervals:
+        return ""
+    point = verdict.failures[0].point
+    for symbol, value in point.items():
+        interval = document.intervals.get(str(symbol).split("_{", 1)[0])  # c_{2}: a member of c
+        if interval is None:
+            continue
+        inside = interval.contains(Fraction(int(value.p), int(value.q))) if value.is_Rational else None
+        if not inside:
+            return (f"a counterexample has {symbol} = {value}, but {symbol} is declared in {interval}: "
+                    "not refuted, not proven")
+    return ""
 
 
 def _check_definitions(document: Document, sizes: list[dict[str, int]], instances: Instances) -> None:
@@ -553,11 +620,12 @@ def check(document: Document, *, time_limit: float = TIME_LIMIT,
     sizes = _override(document, size_values(document), sizes or {})
     instances = Instances(document)
     _check_definitions(document, sizes, instances)
+    symbolic = Symbolic(document) if document.sizes else None
     steps = []
     for number, step in enumerate(document.steps):
         if progress:
             progress(number, len(document.steps))
-        result = check_step(document, step, sizes, time_limit, instances)
+        result = check_step(document, step, sizes, time_limit, instances, symbolic)
         if result.status == "refuted" and result.failure is not None:
             result.mistake = name_mistake(document, step, result.failure, sizes, instances)
         result.after_first_wrong = any(s.status == "refuted" for s in steps)

@@ -23,8 +23,8 @@ import sympy
 from sympy import Expr, Integer, Matrix, Piecewise, Symbol
 
 from derive.document.ast import (
-    Abs, Add, BigOp, Boxed, Call, Cases, Const, Derivative, Div, Indicator, Mul, Name, Neg, Node, Norm, Num,
-    Pow, Rel, Transpose, children, walk,
+    Abs, Add, BigOp, Boxed, Call, Cases, Const, Derivative, Div, Indicator, MatrixLiteral, Mul, Name, Neg, Node,
+    Norm, Num, Pow, Rel, Transpose, children, to_latex, walk,
 )
 from derive.document.declare import Definition, Document, Range, Variable
 
@@ -48,17 +48,27 @@ MAX_DEGREE = 4096
 #: Most exponentials stacked in one another, through definitions: ``e^{e^{e^{x}}}`` is 3, the
 #: most (one more, and evaluating it at ``x = 5`` would need ~10^64 digits).
 MAX_HEIGHT = 3
+#: Largest square matrix whose determinant is built (7 by 7: about 230,000 nodes; 8 by 8 would
+#: pass :data:`MAX_NODES`), and whose inverse is (6 by 6: 36 cofactors, about 260,000 nodes
+#: built in about 2 seconds).
+MAX_DETERMINANT, MAX_INVERSE = 7, 6
 #: Most definitions one inside the other (``a = x^2``, ``b = a + x``, ... each adds one): deeper,
 #: SymPy's recursion would fail on the substituted expression.
 MAX_DEFINITION_DEPTH = 40
 
 _RELATIONS = {"=": sympy.Eq, "!=": sympy.Ne, "<": sympy.Lt, ">": sympy.Gt, "<=": sympy.Le, ">=": sympy.Ge}
-_FUNCTIONS = {"log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh,
+#: Functions of a number, applied to each entry of a vector or matrix.
+_FUNCTIONS = {"log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sign": sympy.sign,
               "sigma": lambda z: 1 / (1 + sympy.exp(-z))}
 
 
 class InstanceError(ValueError):
-    """The math cannot be evaluated at this instance (shape, range, undeclared name)."""
+    """The math cannot be evaluated at this instance (shape, range, undeclared name); ``symbol``
+    is the LaTeX of the symbol at fault, where one is (the error is shown at it)."""
+
+    def __init__(self, message: str, symbol: str | None = None):
+        super().__init__(message)
+        self.symbol = symbol
 
 
 class OutOfRange(InstanceError):
@@ -101,6 +111,7 @@ class Instance:
         #: Tree sizes of the expressions measured at this instance (:func:`tree_size`'s memo).
         self.tree_sizes: dict[Expr, int] = {}
         self._growth: dict = {}
+        self._entries: dict[str, int] = {}  # defined arrays of one entry here (:meth:`_one_entry`)
         self._depth: dict[Symbol, int] = {}  # definitions one inside the other, per defined symbol
 
     def start_formula(self) -> None:
@@ -167,7 +178,7 @@ class Instance:
         if base in document.labels:
             label = document.labels[base]
             if len(indices) != len(label.members):
-                raise InstanceError(f"{base} takes {len(label.members)} index(es)")
+                raise InstanceError(f"{base} takes {len(label.members)} index(es)", base)
             self._check_member(base, label.members, tuple(indices), env)
             value = self.labels[base]
             return Integer(value[indices[0] - self.bounds(label.members[0], env)[0]] if indices else value)
@@ -179,10 +190,15 @@ class Instance:
                 lower, upper = self.bounds(variable.members[0], env)
                 return self._column(base, [self._variable(variable, (k,), env) for k in range(lower, upper + 1)])
             if len(member) < count:
-                raise InstanceError(f"{base} needs {count} index(es) to pick a member")
+                raise InstanceError(f"{base} needs {count} index(es) to pick a member", base)
             self._check_member(base, variable.members, member, env)
             return self._entry(self._variable(variable, member, env), entry, base)
-        definition = document.definition(base)
+        definition = document.definition(base, len(indices))
+        if definition is None and document.definitions_of(base):
+            forms = " and ".join(f"{to_latex(d.equation.left)} (line {d.equation.line})"
+                                 for d in document.definitions_of(base))
+            raise InstanceError(f"`{base}` with {len(indices)} index(es) is neither of its definitions, {forms}",
+                                base)
         if definition is not None:
             count = len(definition.indices)
             member, entry = tuple(indices[:count]), indices[count:]
@@ -190,24 +206,26 @@ class Instance:
                 lower, upper = self._position_range(base, 0, env)
                 return self._column(base, [self._defined(definition, (k,)) for k in range(lower, upper + 1)])
             if len(member) < count:
-                raise InstanceError(f"{base} needs {count} index(es)")
+                raise InstanceError(f"{base} needs {count} index(es)", base)
             return self._entry(self._defined(definition, member), entry, base)
         if base in self.sizes:
-            raise InstanceError(f"the size {base} takes no index")
-        raise InstanceError(f"`{base}` is not declared (declare it in a 'Let' paragraph, or define it)")
+            raise InstanceError(f"the size {base} takes no index", base)
+        raise InstanceError(f"`{base}` is not declared (declare it in a 'Let' paragraph, or define it)", base)
 
     @staticmethod
     def _column(base: str, members: list) -> Matrix:
         """A family of scalars without its index: the column of its members (``p`` for ``p_j``)."""
         if any(_is_matrix(m) for m in members):
-            raise InstanceError(f"{base} is a family of vectors: write one member, as in {base}_j")
+            raise InstanceError(f"{base} is a family of vectors: write one member, as in {base}_j", base)
         return Matrix(members)
 
     def _entry(self, value: Value, entry: list[int], base: str) -> Value:
         if not entry:
             return value
         if not _is_matrix(value):
-            raise InstanceError(f"{base} is a scalar here and has no entry {entry}")
+            if self._one_entry(base) == len(entry) and all(e == self.base for e in entry):
+                return value  # h_1 of a vector h that has one entry here
+            raise InstanceError(f"{base} is a scalar here and has no entry {entry}", base)
         position = [e - self.base for e in entry]
         if value.shape[1] == 1 and len(position) == 1:
             position.append(0)
@@ -237,6 +255,9 @@ class Instance:
             self._defining.discard(key)
             self._summing = summing
         small(value, f"{definition.base}'s value", self.tree_sizes)
+        if _is_matrix(value) and len(self.document.definitions_of(definition.base)) > 1:
+            raise InstanceError(f"`{definition.base}` names two quantities, so each must be a scalar: call the "
+                                "vector by another letter")
         depth = 1 + max((self._depth.get(s, 0) for entry in _flat_entries(value) for s in entry.free_symbols),
                         default=0)
         if depth > MAX_DEFINITION_DEPTH:
@@ -270,6 +291,8 @@ class Instance:
             label = self.document.labels.get(other)
             if label is not None and not label.members and isinstance(label.values, Range):
                 found.add(self.bounds(label.values, env))
+        if letter in self.document.index_ranges:  # for $j = 1, \dots, K$
+            found.add(self.bounds(self.document.index_ranges[letter], env))
         if not found:
             where = f" in {owner}" if owner else ""
             raise InstanceError(f"cannot tell which values the index {letter} takes{where}: "
@@ -304,7 +327,36 @@ class Instance:
                 finally:
                     self._ranging.discard(key)
             return self._ranges[key]
+        if definition is not None and not definition.indices:
+            return self._entry_range(definition, position)
         return None
+
+    def _entry_range(self, definition: Definition, position: int) -> tuple[int, int] | None:
+        """The values of the entry index at ``position`` of a defined vector or matrix: ``j`` in
+        ``h_j`` runs over ``h``'s entries when ``h = \\tanh(a)`` is a vector."""
+        value = self._defined(definition, ())
+        if not _is_matrix(value) or value.shape == (1, 1):
+            return (self.base, self.base) if self._one_entry(definition.base) > position else None
+        rows, columns = value.shape
+        lengths = [rows] if columns == 1 else [rows, columns]
+        return (self.base, self.base + lengths[position] - 1) if position < len(lengths) else None
+
+    def _one_entry(self, base: str) -> int:
+        """How many indices an entry of ``base`` takes when ``base`` is a defined vector (1) or
+        matrix (2) that is a number here because a size is 1 (``a = V x`` with ``V`` 1 by D): it
+        is an array once every size of 1 is 2.  Else 0: a scalar has no entry."""
+        if base not in self._entries:
+            self._entries[base] = 0
+            definition = self.document.definition(base)
+            if definition is not None and not definition.indices and 1 in self.sizes.values():
+                probe = Instance(self.document, {k: max(v, 2) for k, v in self.sizes.items()}, self.labels)
+                try:
+                    value = probe._defined(definition, ())
+                except (InstanceError, IndexError):
+                    value = None
+                if _is_matrix(value):
+                    self._entries[base] = 1 if value.shape[1] == 1 else 2
+        return self._entries[base]
 
     # --- values ----------------------------------------------------------------------------
 
@@ -346,6 +398,9 @@ class Instance:
             return sympy.sqrt(sympy.Add(*[entry**2 for entry in value]))
         if isinstance(node, Abs):
             value = self.value(node.operand, env)
+            if self._is_matrix_name(node.operand) or (_is_matrix(value) and 1 not in value.shape):
+                raise InstanceError("|A| of a matrix could be its determinant or its entries' absolute "
+                                    "values: write \\det A, or |A_{ij}| for an entry")
             return value.applyfunc(sympy.Abs) if _is_matrix(value) else sympy.Abs(value)
         if isinstance(node, BigOp):
             return self._big(node, env)
@@ -357,9 +412,16 @@ class Instance:
             return self.derivative(node, env)
         if isinstance(node, Boxed):
             return self.value(node.operand, env)
+        if isinstance(node, MatrixLiteral):
+            return Matrix([[_scalar(self.value(entry, env), "a matrix's entry") for entry in row] for row in node.rows])
         if isinstance(node, Rel):
             raise InstanceError("a comparison stands only in an indicator or a case")
         raise InstanceError(f"cannot evaluate {type(node).__name__}")
+
+    def _is_matrix_name(self, node: Node) -> bool:
+        """Whether ``node`` is a declared matrix written whole (``W``, even where it is 1 by 1)."""
+        variable = self.document.variables.get(node.base) if isinstance(node, Name) else None
+        return variable is not None and len(variable.dims) == 2 and len(node.indices) == len(variable.members)
 
     def _power(self, node: Pow, env) -> Value:
         base = self.value(node.base, env)
@@ -369,8 +431,12 @@ class Instance:
         if _is_matrix(base):
             if base.shape == (1, 1):
                 base = base[0, 0]
-            else:
+            elif exponent == -1:
+                return _inverse(base)
+            elif 1 in base.shape:
                 raise InstanceError("a vector has no power; write a norm \\lVert x \\rVert^2 or x^T x")
+            else:
+                raise InstanceError("a matrix's only power is ^{-1}, its inverse: write a product for a square")
         if base == sympy.E:
             return self._tall(sympy.exp(exponent))
         if exponent.is_Rational:
@@ -434,6 +500,8 @@ class Instance:
 
     def _call(self, node: Call, env) -> Value:
         values = [self.value(a, env) for a in node.arguments]
+        if node.function in _OF_ARRAYS:
+            return self._tall(_OF_ARRAYS[node.function](*values))
         if node.function in ("max", "min"):
             choose = sympy.Max if node.function == "max" else sympy.Min
             if any(_is_matrix(v) for v in values):
@@ -513,7 +581,7 @@ class Instance:
     def _condition(self, rel: Rel, env):
         left = _scalar(self.value(rel.left, env), "a comparison")
         right = _scalar(self.value(rel.right, env), "a comparison")
-        return _RELATIONS[rel.op](left, right)
+        return _without_bars(rel.op, left, right)
 
     def _indicator(self, rel: Rel, env) -> Expr:
         condition = self._condition(rel, env)
@@ -549,6 +617,12 @@ class Instance:
         if not all(isinstance(t, Symbol) for t in targets):
             raise InstanceError("differentiate with respect to a variable or a defined quantity, "
                                 f"not {node.by}")
+        if any(t in self.definitions for t in targets) and any(isinstance(n, Derivative) for n in walk(node.of)):
+            # an inner derivative has substituted the definitions it went through, so by a
+            # defined quantity the outer one would be 0 where a reader expects more
+            raise InstanceError(f"a second derivative is taken by declared variables, not by the defined "
+                                f"{to_latex(node.by)}: write it in the variables it is defined by",
+                                node.by.base if isinstance(node.by, Name) else None)
         of = self.value(node.of, env)
         target_set = frozenset(targets)
         through = self.through(of, target_set)
@@ -558,8 +632,7 @@ class Instance:
                            "(a product of n factors gives n terms of n factors)")
         if _is_matrix(through):
             if _is_matrix(by) and by.shape != (1, 1):
-                raise InstanceError("the derivative of a vector by a vector is not supported; "
-                                    "differentiate one entry")
+                return _jacobian(through, by)
             return through.applyfunc(lambda entry: sympy.diff(entry, targets[0]))
         if _is_matrix(by):
             return by.applyfunc(lambda target: sympy.diff(through, target))
@@ -599,7 +672,140 @@ class Instance:
         return value.xreplace(replacements) if replacements else value
 
 
+def _without_bars(op: str, left: Expr, right: Expr):
+    """The comparison ``left op right``, a bar on one side written out: ``|u| <= c`` is
+    ``-c <= u <= c`` and ``\\sqrt{s} <= c`` (a norm) is ``s <= c^2`` with ``c >= 0``.  Each is the
+    same condition for real values, but it switches where a polynomial changes sign, so the
+    verifier can split on it (a kink of ``|u| - c`` is not analytic, and would not be split on).
+
+    >>> u, c = sympy.symbols("u c", real=True)
+    >>> _without_bars("<=", sympy.Abs(u), c), _without_bars("<", c, sympy.sqrt(u**2 + 1))
+    ((u <= c) & (-u <= c), (c < 0) | (u**2 + 1 > c**2))
+    """
+    if op in ("=", "!="):
+        return _RELATIONS[op](left, right)
+    if not isinstance(left, (sympy.Abs, sympy.Pow)) and isinstance(right, (sympy.Abs, sympy.Pow)):
+        op, left, right = _MIRRORED[op], right, left
+    relation = _RELATIONS[op]
+    below = op in ("<", "<=")  # |u| below c holds on an interval; above it, outside one
+    if isinstance(left, sympy.Abs) and left.args[0].is_extended_real:
+        (inside,) = left.args
+        parts = relation(inside, right), relation(-inside, right)
+        return sympy.And(*parts) if below else sympy.Or(*parts)
+    if isinstance(left, sympy.Pow) and left.exp == sympy.Rational(1, 2) and left.base.is_extended_nonnegative:
+        square = relation(left.base, right**2)
+        sign = _ROOT_SIGN[op](right, 0)
+        return sympy.And(square, sign) if below else sympy.Or(square, sign)
+    return relation(left, right)
+
+
+_MIRRORED = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+#: For ``\\sqrt{s} op c``: the sign of ``c`` that goes with ``s op c^2`` (below: and; above: or).
+_ROOT_SIGN = {"<=": sympy.Ge, "<": sympy.Gt, ">=": sympy.Le, ">": sympy.Lt}
+
+
+# --- functions of whole arrays ---------------------------------------------------------------
+
+def _square(value: Value, what: str, largest: int | None = None) -> Matrix:
+    """``value`` as a square matrix (a number is 1 by 1), or an error naming ``what`` needs one,
+    refused beyond ``largest`` rows."""
+    matrix = value if _is_matrix(value) else Matrix([[value]])
+    rows, columns = matrix.shape
+    if rows != columns:
+        raise InstanceError(f"{what} of a {rows}x{columns} array: it needs a square matrix")
+    if largest is not None and rows > largest:
+        raise TooLarge(f"{what} of a {rows}x{rows} matrix would build too many nodes (at most "
+                       f"{largest}x{largest}): check it at smaller sizes with the front matter's `check:` line")
+    return matrix
+
+
+def _inverse(value: Matrix) -> Matrix:
+    """The inverse of a square matrix: its adjugate over its determinant.
+
+    >>> a, b, c, d = sympy.symbols("a b c d")
+    >>> _inverse(Matrix([[a, b], [c, d]]))
+    Matrix([
+    [ d/(a*d - b*c), -b/(a*d - b*c)],
+    [-c/(a*d - b*c),  a/(a*d - b*c)]])
+    """
+    matrix = _square(value, "the inverse", MAX_INVERSE)
+    determinant = sympy.expand(matrix.det(method="berkowitz"))
+    if determinant == 0:
+        raise InstanceError("the inverse of a matrix whose determinant is 0 everywhere")
+    return matrix.adjugate(method="berkowitz") / determinant
+
+
+def _determinant(value: Value) -> Expr:
+    return _square(value, "\\det", MAX_DETERMINANT).det(method="berkowitz")
+
+
+def _trace(value: Value) -> Expr:
+    return _square(value, "\\operatorname{tr}").trace()
+
+
+def _diagonal(value: Value) -> Value:
+    """The diagonal matrix of a vector's entries (of a number, the number)."""
+    if not _is_matrix(value):
+        return value
+    if 1 not in value.shape:
+        raise InstanceError(f"\\operatorname{{diag}} of a {value.shape[0]}x{value.shape[1]} matrix: "
+                            "it takes a vector")
+    return sympy.diag(*value)
+
+
+def _softmax(value: Value) -> Value:
+    """The vector of ``e^{v_k} / \\sum_j e^{v_j}`` (of a number, 1)."""
+    if not _is_matrix(value):
+        return Integer(1)
+    if 1 not in value.shape:
+        raise InstanceError(f"\\operatorname{{softmax}} of a {value.shape[0]}x{value.shape[1]} matrix: "
+                            "it takes a vector")
+    exponentials = value.applyfunc(sympy.exp)
+    return exponentials / sympy.Add(*exponentials)
+
+
+def _hadamard(left: Value, right: Value) -> Value:
+    """The entrywise product of two arrays of one shape (a row and a column of one length are
+    the same vector); a number multiplies every entry."""
+    if not (_is_matrix(left) and _is_matrix(right)):
+        return left * right
+    if left.shape != right.shape and left.shape == right.shape[::-1] and 1 in left.shape:
+        right = right.T
+    if left.shape != right.shape:
+        raise ShapeMismatch(f"cannot multiply {left.shape[0]}x{left.shape[1]} entrywise by "
+                            f"{right.shape[0]}x{right.shape[1]}")
+    return left.multiply_elementwise(right)
+
+
+#: Functions of a whole array (a number counts as a 1 by 1 one).
+_OF_ARRAYS = {"det": _determinant, "tr": _trace, "diag": _diagonal, "softmax": _softmax,
+              "hadamard": _hadamard}
+
+
 # --- helpers -------------------------------------------------------------------------------
+
+def _jacobian(vector: Matrix, by: Matrix) -> Matrix:
+    """The derivative of a vector by a vector: the matrix whose entry ``i, j`` is the derivative
+    of entry ``i`` by entry ``j`` (numerator layout), or its transpose for a row by a column
+    (``\\frac{\\partial p^T}{\\partial f}``, denominator layout); a Hessian is that of a gradient.
+
+    >>> a, b = sympy.symbols("a b")
+    >>> _jacobian(Matrix([a * b, a**2]), Matrix([a, b]))
+    Matrix([
+    [  b, a],
+    [2*a, 0]])
+    >>> _jacobian(Matrix([[a * b, a**2]]), Matrix([a, b]))
+    Matrix([
+    [b, 2*a],
+    [a,   0]])
+    """
+    if 1 not in vector.shape or 1 not in by.shape:
+        raise InstanceError("a derivative of a vector by a matrix, or of a matrix by a vector, is not "
+                            "supported: differentiate one entry")
+    jacobian = Matrix(len(vector), len(by), lambda i, j: sympy.diff(vector[i], by[j]))
+    row_by_column = vector.shape[0] == 1 < vector.shape[1] and by.shape[1] == 1
+    return jacobian.T if row_by_column else jacobian
+
 
 def _bits(number) -> int:
     """Bits of a rational number's numerator and denominator.

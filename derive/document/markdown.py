@@ -4,10 +4,10 @@ Markdown is read only as far as the format needs (``docs/format.md``): an option
 matter between ``---`` lines, fenced code blocks and code spans skipped (a fence never closed is
 an error), display math between ``$$`` (or ``\\[`` and ``\\]``) on lines of their own, also in a
 blockquote or a list item, and paragraphs.  A ``$$``, ``\\[`` or ``\\begin{...}`` anywhere else
-is an error: no display formula is ever skipped.  From a line whose first word is *Let*, *Where*,
-*Given* or *Assume* to the end of its paragraph, each ``$...$`` is handed on with the first word
-of its sentence and whether it stands in parentheses (``declare.py`` decides what it may be).
-Other inline math is prose.  Inside display math, ``aligned``/``align*``/``split``/``gathered``
+is an error: no display formula is ever skipped.  Each ``$...$`` of a paragraph is handed on
+with the first word of its sentence, whether it stands in parentheses and the word before it
+(``declare.py`` decides what it may be); from a line whose first word is *Let*, *Where*,
+*Given* or *Assume* on, a ``$`` never closed is an error.  Inside display math, ``aligned``/``align*``/``split``/``gathered``
 rows are split at ``\\\\``; a row starting with ``&=`` continues the row before.
 
 >>> parts = split_document(Source("Let $x \\\\in \\\\mathbb{R}$.\\n\\n$$ y = 2 x $$\\n"))
@@ -29,14 +29,15 @@ _ROW_ENVIRONMENTS = ("aligned", "align*", "align", "split", "gathered", "gather*
 
 @dataclass
 class Inline:
-    """One ``$...$`` of a declaration paragraph: its text, its offset in the document, the first
-    word of its sentence (lowercase; ``""`` when the sentence starts with math) and whether it
-    stands in parentheses (an aside)."""
+    """One ``$...$`` of a paragraph: its text, its offset in the document, the first word of its
+    sentence (lowercase; ``""`` when the sentence starts with math), whether it stands in
+    parentheses (an aside) and the prose word just before it."""
 
     text: str
     offset: int
     sentence: str = ""
     aside: bool = False
+    before: str = ""  # the word just before it, lowercase (``for`` in "for $j = 1, \dots, K$")
 
 
 @dataclass
@@ -138,12 +139,11 @@ def split_document(source: Source) -> Parts:
             return
         body = "\n".join(line for line, _, _ in paragraph)
         _refuse_hidden_display(source, "\n".join(read for _, read, _ in paragraph), paragraph[0][2])
-        for k, (_, read, offset) in enumerate(paragraph):
-            if _DECLARING.match(read.lstrip()):
-                declaring = _CODE_SPAN.sub(lambda m: " " * len(m.group(0)),
-                                           "\n".join(text for _, text, _ in paragraph[k:]))
-                parts.pieces.append(Declarations(declaring, offset, _inline_math(source, declaring, offset)))
-                break
+        declaring = next((k for k, (_, read, _) in enumerate(paragraph) if _DECLARING.match(read.lstrip())), None)
+        if declaring != 0:  # the prose before a Let line: a stray `$` there ends its math
+            _append_math(parts, source, paragraph[:declaring], strict=False)
+        if declaring is not None:
+            _append_math(parts, source, paragraph[declaring:], strict=True)
         last_prose = body.strip()
         parts.prose.append(last_prose)
         parts.pieces.append(Prose(last_prose, paragraph[0][2]))
@@ -284,12 +284,24 @@ def _refuse_hidden_display(source: Source, paragraph: str, offset: int) -> None:
                        "or list marker); as written it would not be checked")
 
 
-def _inline_math(source: Source, body: str, start: int) -> list[Inline]:
-    """The ``$...$`` of a declaring paragraph, each with the first word of its sentence and
-    whether it stands in parentheses.
+def _append_math(parts: Parts, source: Source, lines: list[tuple[str, str, int]], strict: bool) -> None:
+    """The inline math of some lines of a paragraph, as one :class:`Declarations` piece (code
+    spans blanked); with ``strict`` (from a *Let* line on) a ``$`` never closed is an error."""
+    if not lines:
+        return
+    body = _CODE_SPAN.sub(lambda m: " " * len(m.group(0)), "\n".join(text for _, text, _ in lines))
+    math = _inline_math(source, body, lines[0][2], strict)
+    if math:
+        parts.pieces.append(Declarations(body, lines[0][2], math))
 
-    >>> [(m.text, m.sentence, m.aside) for m in _inline_math(Source(""), "Let $a$ (so $b$). Assume $c$.", 0)]
-    [('a', 'let', False), ('b', 'let', True), ('c', 'assume', False)]
+
+def _inline_math(source: Source, body: str, start: int, strict: bool = True) -> list[Inline]:
+    """The ``$...$`` of a paragraph, each with the first word of its sentence, whether it stands
+    in parentheses and the word just before it.  A ``$`` never closed is an error when
+    ``strict``; otherwise the math ends there (prose may hold a price).
+
+    >>> [(m.text, m.sentence, m.aside, m.before) for m in _inline_math(Source(""), "Let $a$ (so $b$). For $c$.", 0)]
+    [('a', 'let', False, 'let'), ('b', 'let', True, 'so'), ('c', 'for', False, 'for')]
     """
     found, end = [], 0
     depth, word = 0, None  # parentheses open in the prose; the sentence's first word (None: not yet)
@@ -297,17 +309,21 @@ def _inline_math(source: Source, body: str, start: int) -> list[Inline]:
         stray = _dollar(body, end, match.start())
         if stray >= 0:
             break
-        depth, word = _prose(body[end:match.start()], depth, word)
-        found.append(Inline(match.group(1), start + match.start(1), word or "", depth > 0))
+        prose = body[end:match.start()]
+        depth, word = _prose(prose, depth, word)
+        before = _LAST_WORD.search(prose)
+        found.append(Inline(match.group(1), start + match.start(1), word or "", depth > 0,
+                            before.group(1).lower() if before else ""))
         word = word or ""
         end = match.end()
     stray = _dollar(body, end, len(body))
-    if stray >= 0:
+    if stray >= 0 and strict:
         raise source.error(start + stray, "this inline `$` is not closed in its paragraph")
     return found
 
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_LAST_WORD = re.compile(r"(?<![A-Za-z])([A-Za-z]+)\W*$")  # one try per word: linear in the prose
 
 
 def _prose(text: str, depth: int, word: str | None) -> tuple[int, str | None]:
@@ -332,7 +348,7 @@ def _dollar(text: str, start: int, end: int) -> int:
 def _rows(source: Source, body: str, start: int) -> list[Row]:
     """The rows of a display block, with their offsets; environments' markers blanked."""
     begin = re.search(r"\\begin\s*\{([a-zA-Z*]+)\}", body)
-    if not begin or begin.group(1) == "cases":
+    if not begin or begin.group(1) in ("cases", "pmatrix", "bmatrix"):  # math inside one row
         return [Row(body, start, False)]
     environment = begin.group(1)
     if environment not in _ROW_ENVIRONMENTS:

@@ -239,7 +239,7 @@ def _term_edits(document: Document, equation: Equation):
     left, right = equation.left, equation.right
     if not (isinstance(left, Derivative) and isinstance(left.of, Name)):
         return
-    definition = document.definition(left.of.base)
+    definition = document.definition(left.of.base, len(left.of.indices))
     if definition is None:
         return
     value = definition.value

@@ -22,7 +22,7 @@ import lark
 from lark import Token
 
 from derive.document.ast import (
-    Abs, Add, BigOp, Boxed, Call, Cases, Const, Derivative, Div, Equation, Indicator, Mul, Name,
+    Abs, Add, BigOp, Boxed, Call, Cases, Const, Derivative, Div, Equation, Indicator, MatrixLiteral, Mul, Name,
     Neg, Node, Norm, Num, Pow, Rel, Transpose,
 )
 from derive.document.source import DocumentError, Source
@@ -33,18 +33,39 @@ MAX_MATH_CHARS = 4000
 MAX_DEPTH = 40
 #: Longest number literal, in digits.
 MAX_NUMBER_DIGITS = 12
+#: Highest order of a derivative (``\\partial^2``, ``d^3``).
+MAX_ORDER = 4
 
 _GRAMMAR = (Path(__file__).with_name("grammar.lark")).read_text()
 _RELATIONS = {"=": "=", "<": "<", ">": ">", r"\neq": "!=", r"\ne": "!=", r"\le": "<=",
               r"\leq": "<=", r"\ge": ">=", r"\geq": ">="}
 
 
+#: Function names written as Greek letters: a document that declares one (``\\sigma > 0``) makes it
+#: its own quantity, a Greek letter, in every formula (:func:`shadowing_grammar`).
+SHADOWABLE = ("sigma",)
+
+
+def shadowing_grammar(shadowed: frozenset) -> str:
+    """The grammar with each name in ``shadowed`` moved from the ``FUNC`` token to ``GREEK``.
+
+    >>> "|sigma|" in shadowing_grammar(frozenset({"sigma"})).split("FUNC.2:")[1].splitlines()[0]
+    False
+    """
+    grammar = _GRAMMAR
+    for name in sorted(shadowed):
+        grammar = re.sub(r"^(FUNC\.2: /.*?)\b" + name + r"\|?", r"\1", grammar, count=1, flags=re.MULTILINE)
+        grammar = re.sub(r"^(GREEK\.2: /\\\\\()", r"\g<1>" + name + "|", grammar, count=1, flags=re.MULTILINE)
+    return grammar
+
+
 @lru_cache(maxsize=None)
-def _parser(start: str, positions: bool = False) -> lark.Lark:
+def _parser(start: str, positions: bool = False, shadowed: frozenset = frozenset()) -> lark.Lark:
     """The parser; with ``positions``, every tree knows where it starts (its dropped ``-`` or ``(``
-    too), which doubles the time of a read: :func:`_parse` reads again so only for an error."""
-    return lark.Lark(_GRAMMAR, parser="lalr", lexer="contextual", start=start,
-                     propagate_positions=positions, maybe_placeholders=False)
+    too), which doubles the time of a read: :func:`_parse` reads again so only for an error.
+    ``shadowed``: the function names the document made its own quantities (:data:`SHADOWABLE`)."""
+    return lark.Lark(shadowing_grammar(shadowed) if shadowed else _GRAMMAR, parser="lalr", lexer="contextual",
+                     start=start, propagate_positions=positions, maybe_placeholders=False)
 
 
 # --- decoration, blanked without moving any character -----------------------------------
@@ -57,6 +78,16 @@ _SPACING = {",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle
 _TEXT = {"text", "textrm", "textit", "textbf", "mbox", "label", "tag"}
 _FONTS = {"mathbf", "boldsymbol", "bm", "mathit", "vec", "mathrm", "mathsf", "mathnormal"}
 _KEEP_FONT = re.compile(r"\s*\{\s*[1I]\s*\}")
+#: Upright or italic words that name a function (``\mathrm{sign}``); ``\mathbf{Wx}`` stays letters.
+_WORD_FONTS = {"operatorname", "mathrm", "mathit", "mathsf", "mathnormal"}
+_FONT_WORD = re.compile(r"\*?\s*\{\s*([a-zA-Z]+)\s*\}")
+#: The functions a word names in ``\operatorname{...}`` or ``\mathrm{...}`` (any case): the word
+#: to the function.  ``max`` and ``min`` take several arguments, the others one.
+NAMED_FUNCTIONS = {"sign": "sign", "sgn": "sign", "exp": "exp", "log": "log", "ln": "log",
+                   "tanh": "tanh", "sigmoid": "sigma", "det": "det", "tr": "tr", "trace": "tr",
+                   "diag": "diag", "softmax": "softmax", "max": "max", "min": "min"}
+#: Private marks that ``clean`` writes for a named function: the grammar's FUNC and MAXMIN.
+_FUNCTION_MARK, _MAXMIN_MARK = "\x05", "\x06"
 _DOT, _BRACE = re.compile(r"\s*\."), re.compile(r"\s*\{")
 _OPENERS, _CLOSERS = "([{", ")]}"
 
@@ -173,6 +204,8 @@ def clean(text: str, where=lambda offset, message: DocumentError(message)) -> st
                     raise where(opening.end() - 1, f"`\\{name}{{` is never closed")
                 blank(i, close + 1)
                 end = close + 1
+            elif name in _WORD_FONTS and (word := _function_word(text, end, name)):
+                end = _name_function(text, i, word, out)
             elif name in _FONTS and not _KEEP_FONT.match(text, end):
                 opening = _BRACE.match(text, end)
                 if opening:
@@ -221,6 +254,44 @@ def clean(text: str, where=lambda offset, message: DocumentError(message)) -> st
     return "".join(out)
 
 
+def _function_word(text: str, end: int, font: str):
+    """The braced word after ``\\operatorname`` (any word) or a word font (two letters or more:
+    ``\\mathrm{d}`` stays the letter d), or None."""
+    match = _FONT_WORD.match(text, end)
+    if match is None or (font != "operatorname" and (len(match.group(1)) < 2 or text[end] == "*")):
+        return None
+    return match
+
+
+def _name_function(text: str, at: int, word: re.Match, out: list) -> int:
+    """Write a private mark and ``word`` over ``\\mathrm{word}`` at ``at``, then blanks (the
+    parser names the function, or refuses an unknown word); the end of the command.
+
+    >>> clean(r"\\operatorname{Tr} A + \\mathrm{d}x")
+    '\\x05Tr               A +         d x'
+    """
+    written = word.group(1)
+    function = NAMED_FUNCTIONS.get(written.lower())
+    mark = _MAXMIN_MARK + function if function in ("max", "min") else _FUNCTION_MARK + written
+    for k in range(at, word.end()):
+        if out[k] != "\n":
+            out[k] = " "
+    out[at:at + len(mark)] = mark
+    return word.end()
+
+
+def _function_named(token: Token) -> str:
+    """The function a FUNC or OPERATOR token names (``\\ln`` is ``log``), or an error for a word
+    in ``\\operatorname`` that names none."""
+    if token.startswith(_FUNCTION_MARK):
+        function = NAMED_FUNCTIONS.get(token[1:].lower())
+        if function is None:
+            raise _Misplaced(f"unknown function `{token[1:]}`: a word in \\operatorname{{...}} or "
+                             f"\\mathrm{{...}} names a function: {', '.join(sorted(NAMED_FUNCTIONS))}")
+        return function
+    return {r"\ln": "log"}.get(str(token), str(token)[1:])
+
+
 # --- the tree to our nodes --------------------------------------------------------------
 
 
@@ -239,6 +310,8 @@ class _Powered(Node):
         self.inner, self.exponent = inner, exponent
 
     def around(self, base: Node) -> Node:
+        if self.exponent is _INVERSE_TOP:
+            return Transpose(Pow(base, Neg(Num(Fraction(1)))))
         return Transpose(base) if self.exponent is _TOP else Pow(base, self.exponent)
 
     @property
@@ -251,7 +324,7 @@ class _Marker(Node):
         self.kind = kind
 
 
-_ONE, _TOP = _Marker("one"), _Marker("top")
+_ONE, _TOP, _INVERSE_TOP = _Marker("one"), _Marker("top"), _Marker("inverse top")
 
 
 class _BoxedEquation(Node):
@@ -267,7 +340,7 @@ def _plain(node):
         return node.kind(tuple(node.items))
     if isinstance(node, _Marker):
         raise _Misplaced("`\\mathbb{1}` needs a condition, as in \\mathbb{1}[m = y]"
-                         if node is _ONE else "`^T` stands only as an exponent")
+                         if node is _ONE else f"`^{'{-T}' if node is _INVERSE_TOP else 'T'}` stands only as an exponent")
     if isinstance(node, _BoxedEquation):
         raise _Misplaced("\\boxed{...} around an equation must be the whole equation")
     if isinstance(node, Rel):
@@ -309,7 +382,10 @@ def _flat_items(kind, node) -> list:
 
 
 def _exponent(node):
-    """An exponent as :class:`_Powered` takes it: ``T`` (or ``\\top``) is the transpose."""
+    """An exponent as :class:`_Powered` takes it: ``T`` (or ``\\top``) is the transpose, ``-T``
+    (or ``-\\top``) the inverse's transpose."""
+    if node is _INVERSE_TOP or node == Neg(Name("T")):
+        return _INVERSE_TOP
     return _TOP if node is _TOP or node == Name("T") else _plain(node)
 
 
@@ -393,6 +469,8 @@ class _Build:
         return _chain(Add, left, Neg(_plain(right)))
 
     def neg(self, children):
+        if children[-1] is _TOP:  # W^{-\top}
+            return _INVERSE_TOP
         return Neg(_plain(children[-1]))
 
     def div(self, children):
@@ -496,7 +574,7 @@ class _Build:
 
     def func(self, children):
         token, rest = children[0], children[1:]
-        name = {r"\ln": "log"}.get(str(token), str(token)[1:])
+        name = _function_named(token)
         script, argument = (rest[0], rest[1]) if len(rest) == 2 else (None, rest[0])
         if isinstance(argument, _Powered):  # f(x)^2 is (f(x))^2
             call = argument.around(Call(name, (_plain(argument.inner),)))
@@ -506,7 +584,8 @@ class _Build:
             return call
         kind, items = script
         if kind == "sub":
-            raise _Misplaced(f"`{token}` takes no subscript")
+            shown = token if token.startswith("\\") else f"\\operatorname{{{name}}}"
+            raise _Misplaced(f"`{shown}` takes no subscript")
         if len(items) != 1:
             raise _Misplaced("an exponent is one expression")
         return _Powered(call, _exponent(items[0])).node
@@ -523,23 +602,41 @@ class _Build:
     def frac(self, children):
         _, numerator, denominator = children
         numerator, denominator = _arg(numerator), _arg(denominator)
-        if _starts_with_d(numerator) and _starts_with_d(denominator) and isinstance(denominator, Mul):
-            raise _Misplaced("`\\frac{d}{dx}` is not supported: write \\frac{\\partial f}{\\partial x} "
-                             "(a fraction of products that both start with `d` reads as one; when `d` is "
-                             "a quantity, write it second, as in \\frac{a d}{b d})")
+        if _starts_with_d(numerator) and isinstance(denominator, Mul) and denominator.factors[0] == Name("d"):
+            return _leibniz(numerator, denominator)
         return Div(numerator, denominator)
 
+    def order(self, children):
+        (arg,) = children
+        return ("order", _order_number(_arg(arg)))
+
+    def by_list(self, children):
+        return ("by", tuple(_plain(c) for c in children if not isinstance(c, Token)))
+
     def derivative(self, children):
-        values = [c for c in children if not isinstance(c, Token)]
-        return Derivative(_plain(values[0]), _plain(values[1]))
+        """``\\frac{\\partial f}{\\partial x}``, ``\\frac{\\partial^2 L}{\\partial a \\partial b}``."""
+        order, (of, (_, bys)) = _order_and_rest(children)
+        return _derivative(_plain(of), order, bys)
 
     def derivative_operator(self, children):
-        values = [c for c in children if not isinstance(c, Token)]
-        return Derivative(_plain(values[1]), _plain(values[0]))
+        """``\\frac{\\partial}{\\partial x} f``, or ``\\frac{d}{dx} f`` (one variable after the ``d``)."""
+        order, (below, of) = _order_and_rest(children)
+        bys = below[1] if isinstance(below, tuple) else (_plain(below),)
+        return _derivative(_plain(of), order, bys)
+
+    def slash_derivative(self, children):
+        """``\\partial q_t / \\partial s_k``, as written in a sentence."""
+        _, of, _, by = children
+        return _derivative(_plain(of), 1, (_plain(by),))
 
     def nabla(self, children):
-        _, by, of = children
-        return Derivative(_plain(of), _arg(by))
+        """``\\nabla_w L`` (the gradient) or ``\\nabla^2_w L`` (the Hessian)."""
+        order, (by, of) = _order_and_rest(children)
+        return _derivative(_plain(of), order, (_arg(by),) * order)
+
+    def hadamard(self, children):
+        left, _, right = children
+        return Call("hadamard", (_plain(left), _plain(right)))
 
     def maxmin(self, children):
         token = children[0]
@@ -564,6 +661,19 @@ class _Build:
 
     def cases(self, children):
         return Cases(tuple(c for c in children if isinstance(c, tuple)))
+
+    def matrix_row(self, children):
+        return ("row", tuple(_plain(c) for c in children if not isinstance(c, Token)))
+
+    def matrix(self, children):
+        """``\\begin{pmatrix} a & b \\\\ c & d \\end{pmatrix}``, or ``bmatrix``: rows of one length."""
+        begin, end = (re.search(r"[pb]matrix", str(token)).group() for token in (children[0], children[-1]))
+        if begin != end:
+            raise _Misplaced(f"`\\begin{{{begin}}}` ends with `\\end{{{begin}}}`, not `\\end{{{end}}}`")
+        rows = tuple(c[1] for c in children if isinstance(c, tuple))
+        if len({len(row) for row in rows}) != 1:
+            raise _Misplaced("every row of a matrix has the same number of entries")
+        return MatrixLiteral(rows)
 
     def boxed(self, children):
         (equation,) = [c for c in children if not isinstance(c, Token)]
@@ -632,9 +742,96 @@ def _refuse_constant_index(indices) -> None:
 
 
 def _starts_with_d(node: Node) -> bool:
-    """``d`` or ``d f``: the numerator or denominator of a Leibniz ``\\frac{d f}{d x}``."""
+    """``d``, ``d f`` or ``d^2 f``: the numerator of a Leibniz ``\\frac{d f}{d x}``."""
     first = node.factors[0] if isinstance(node, Mul) else node
-    return first == Name("d")
+    return first == Name("d") or (isinstance(first, Pow) and first.base == Name("d"))
+
+
+_LEIBNIZ_ABOVE = re.compile(r"\\[dt]?frac\s*(\{)\s*d(?!\s*_)")
+_LEIBNIZ_BELOW = re.compile(r"\s*\{\s*d\s*[^\s}_^]")
+
+
+def leibniz_fractions(text: str) -> list[int]:
+    """Where ``text`` writes a fraction read as a Leibniz derivative (``\\frac{dL}{dx}``,
+    ``\\frac{\\mathrm{d}}{\\mathrm{d}x}``): its numerator starts with ``d`` and its denominator
+    with ``d`` and more.  A document whose ``d`` is a quantity is refused at each (declare.py).
+
+    >>> leibniz_fractions(r"\\frac{d^{2} y}{dx^2} + \\frac{d}{2} + \\frac{\\mathrm{d}}{\\mathrm{d} t} y")
+    [0, 37]
+    """
+    shown = clean(text)
+    closing = _closing_braces(shown)
+    return [match.start() for match in _LEIBNIZ_ABOVE.finditer(shown)
+            if match.start(1) in closing and _LEIBNIZ_BELOW.match(shown, closing[match.start(1)] + 1)]
+
+
+def _closing_braces(text: str) -> dict[int, int]:
+    """Where the ``}`` closing each ``{`` is, in one pass (``\\{`` and ``\\}`` do not count).
+
+    >>> _closing_braces(r"{a{b}\\{}")
+    {2: 4, 0: 7}
+    """
+    found, opened, i = {}, [], 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 1
+        elif text[i] == "{":
+            opened.append(i)
+        elif text[i] == "}" and opened:
+            found[opened.pop()] = i
+        i += 1
+    return found
+
+
+def _order_and_rest(children) -> tuple[int, list]:
+    """A derivative rule's order (1 unless written, as in ``\\partial^2``) and its other values."""
+    values = [c for c in children if not isinstance(c, Token)]
+    orders = [v[1] for v in values if isinstance(v, tuple) and v[0] == "order"]
+    return (orders[0] if orders else 1), [v for v in values if not (isinstance(v, tuple) and v[0] == "order")]
+
+
+def _leibniz(numerator: Node, denominator: Mul) -> Node:
+    """``\\frac{dL}{dx}`` or ``\\frac{d^2 y}{dx^2}``: a fraction of products that both start with
+    ``d`` (a document whose ``d`` is a quantity is refused where it writes one, in declare.py)."""
+    factors = numerator.factors if isinstance(numerator, Mul) else (numerator,)
+    first, rest = factors[0], factors[1:]
+    order = 1 if first == Name("d") else _order_number(first.exponent)
+    if not rest or len(denominator.factors) != 2:
+        raise _Misplaced("a Leibniz derivative is \\frac{dL}{dx} or \\frac{d}{dx} (L): one quantity above "
+                         "and one variable below; for more, write \\frac{\\partial^2 L}{\\partial x \\partial y}")
+    return _derivative(rest[0] if len(rest) == 1 else Mul(rest), order, denominator.factors[1:])
+
+
+def _order_number(node: Node) -> int:
+    """The order of a derivative, as written in ``\\partial^2`` or ``d^2``."""
+    if not (isinstance(node, Num) and node.value.denominator == 1 and 1 <= node.value <= MAX_ORDER):
+        raise _Misplaced(f"the order of a derivative is a whole number from 1 to {MAX_ORDER}, as in \\partial^2")
+    return int(node.value)
+
+
+def _derivative(of: Node, order: int, bys) -> Node:
+    """``of`` differentiated by each of ``bys``, the last first (``\\partial a \\partial b`` is the
+    derivative by ``a`` of the one by ``b``); ``\\partial x^2`` is ``x`` twice.  The numerator's
+    order must be the count below.
+
+    >>> from derive.document.ast import to_latex
+    >>> to_latex(_derivative(Name("L"), 2, (Name("a"), Name("b"))))
+    '\\\\frac{\\\\partial^{2} L}{\\\\partial a \\\\partial b}'
+    """
+    variables = []
+    for by in bys:
+        power = by.exponent if isinstance(by, Pow) else None
+        if isinstance(power, Num) and power.value.denominator == 1 and 1 < power.value <= MAX_ORDER:
+            variables.extend([by.base] * int(power.value))
+        else:
+            variables.append(by)
+    if len(variables) != order:
+        raise _Misplaced(f"a derivative of order {order} needs {order} variable(s) below it, "
+                         f"and {len(variables)} {'is' if len(variables) == 1 else 'are'} written "
+                         "(\\partial x^2 counts twice: \\frac{\\partial^2 L}{\\partial x^2})")
+    for by in reversed(variables):
+        of = Derivative(of, by)
+    return of
 
 
 def _arg_items(arg) -> tuple:
@@ -667,12 +864,12 @@ def _depth(node, limit: int) -> int:
     return deepest
 
 
-def _parse(text: str, start: str, source: Source | None, offset: int):
+def _parse(text: str, start: str, source: Source | None, offset: int, shadowed: frozenset = frozenset()):
     """``text`` read from rule ``start``: the result and each equation's relation positions, or a
     DocumentError placed in ``source`` (``text`` starts at ``offset`` there)."""
     source = source or Source(text)
     try:
-        return _read(text, start)
+        return _read(text, start, shadowed)
     except _Refused as refused:
         raise source.error(offset + refused.at, refused.message) from None
 
@@ -686,14 +883,14 @@ class _Refused(Exception):
 
 
 @lru_cache(maxsize=2048)
-def _read(text: str, start: str):
+def _read(text: str, start: str, shadowed: frozenset = frozenset()):
     """:func:`_parse` wherever ``text`` is: a result depends on the text alone, so a formula
     written again (or a document read again) is read once.  Results are never changed."""
     if len(text) > MAX_MATH_CHARS:
         raise _Refused(0, f"math longer than {MAX_MATH_CHARS} characters")
     cleaned = clean(text, _Refused)
     try:
-        tree = _parser(start).parse(cleaned)
+        tree = _parser(start, False, shadowed).parse(cleaned)
     except lark.exceptions.UnexpectedCharacters as error:
         raise _Refused(error.pos_in_stream, _unexpected_text(text, error.pos_in_stream)) from None
     except lark.exceptions.UnexpectedToken as error:
@@ -702,6 +899,13 @@ def _read(text: str, start: str):
             end = len(cleaned.rstrip())
             raise _Refused(max(end - 1, 0), "the math ends too early (a missing operand?)"
                            if end else "empty math") from None
+        before = cleaned[:token.start_pos].rstrip()
+        if str(token) == "_" and before.endswith("\\partial"):
+            raise _Refused(len(before) - len("\\partial"), "`\\partial_x L` is not supported: write "
+                           "\\frac{\\partial L}{\\partial x} or \\partial L / \\partial x") from None
+        if token.type == "PARTIAL":
+            raise _Refused(token.start_pos, "`\\partial L / \\partial x` stands only as a term of its own "
+                           "(a side, or added to others): in a product write \\frac{\\partial L}{\\partial x}") from None
         raise _Refused(token.start_pos, f"unexpected `{_token_text(text, token)}` here") from None
     except lark.exceptions.LarkError:
         raise _Refused(0, "cannot read this math") from None
@@ -709,7 +913,7 @@ def _read(text: str, start: str):
         result = _build(tree)
     except _Misplaced:
         try:  # the same error again, from a tree that knows where each rule starts
-            _build(_parser(start, positions=True).parse(cleaned))
+            _build(_parser(start, True, shadowed).parse(cleaned))
         except _Misplaced as error:
             raise _Refused(_position_of(error.node), str(error)) from None
         raise
@@ -762,7 +966,7 @@ def _transform(tree: lark.Tree):
 
 # Rules that become no node of their own (or a node flattened into its parent's).
 _GROUPING = {"equations", "equation", "paren", "bracket", "sub_script", "sup_script", "braced_arg",
-             "single_arg", "case_row", "accent_arg", "decl_name", "declaration", "real_sign",
+             "single_arg", "case_row", "matrix_row", "accent_arg", "decl_name", "declaration", "real_sign",
              "real_dims"}
 _CHAINS = {"add": "sum", "sub": "sum", "mul": "product"}
 
@@ -841,14 +1045,15 @@ def _token_text(text: str, token: Token) -> str:
     return _shown_text(shown)
 
 
-def parse_equations(text: str, source: Source | None = None, offset: int = 0) -> list[Equation]:
+def parse_equations(text: str, source: Source | None = None, offset: int = 0,
+                    shadowed: frozenset = frozenset()) -> list[Equation]:
     """The relations in a piece of math: ``a = b = c, d = e`` gives three.
 
     ``source`` and ``offset`` place ``text`` in its document, for positions and errors.
     A chain's steps are its consecutive pairs.  A lone expression (no relation) gives none.
     """
     source = source or Source(text)
-    rows, positions = _parse(text, "equations", source, offset)
+    rows, positions = _parse(text, "equations", source, offset, shadowed)
     equations = []
     for row, signs in zip(rows, positions):
         boxed = len(row) == 1 and isinstance(row[0], _BoxedEquation)
@@ -863,17 +1068,18 @@ def parse_equations(text: str, source: Source | None = None, offset: int = 0) ->
     return equations
 
 
-def parse_expression(text: str, source: Source | None = None, offset: int = 0) -> Node:
+def parse_expression(text: str, source: Source | None = None, offset: int = 0,
+                     shadowed: frozenset = frozenset()) -> Node:
     """One expression (no relation)."""
     source = source or Source(text)
-    rows, _ = _parse(text, "equations", source, offset)
+    rows, _ = _parse(text, "equations", source, offset, shadowed)
     if len(rows) != 1 or len(rows[0]) != 1 or isinstance(rows[0][0], _BoxedEquation):
         raise source.error(offset, "expected one expression")
     return rows[0][0]
 
 
-def parse_declaration(text: str, source: Source | None = None, offset: int = 0):
+def parse_declaration(text: str, source: Source | None = None, offset: int = 0, shadowed: frozenset = frozenset()):
     """``("declaration", names, set)`` for ``a, b \\in S``; names may include ``"dots"``."""
     source = source or Source(text)
-    result, _ = _parse(text, "declaration", source, offset)
+    result, _ = _parse(text, "declaration", source, offset, shadowed)
     return result

@@ -33,9 +33,7 @@ from dataclasses import dataclass
 
 import sympy
 from sympy import (
-    Add,
     Derivative,
-    Dummy,
     Expr,
     Function,
     Heaviside,
@@ -43,7 +41,6 @@ from sympy import (
     KroneckerDelta,
     Lambda,
     Max,
-    Mul,
     Piecewise,
     Sum,
     Symbol,
@@ -52,11 +49,12 @@ from sympy import (
     log,
 )
 from sympy.core.function import AppliedUndef
-from sympy.core.relational import Relational, StrictGreaterThan, StrictLessThan
+from sympy.core.relational import StrictGreaterThan, StrictLessThan
 
 from derive.catalog import entry
 from derive.core import Counterexample, Status, verify_identity, worst
 from derive.core.verdict import _number
+from derive.document.symbolic import decide_conditions, sum_deltas
 
 #: The sizes: classes, features, samples.
 K, D, N = sympy.symbols("K D N", integer=True, positive=True)
@@ -196,22 +194,25 @@ def prove_lemma(lemma: Lemma) -> LemmaResult:
 
 
 def _reduce(lemma: Lemma) -> tuple[Expr, str]:
-    """``derivative - claim`` after SymPy's own reductions, and those reductions in words."""
+    """``derivative - claim`` after SymPy's own reductions, and those reductions in words: the
+    ``KroneckerDelta`` sums and the range conditions they bring, decided from the indices'
+    ranges (:func:`derive.document.symbolic.sum_deltas` and
+    :func:`~derive.document.symbolic.decide_conditions`, as for a document's steps)."""
     truth = sympy.diff(lemma.expression, lemma.variable) if lemma.variable is not None else lemma.expression
     residual = _off_kinks_as_heaviside(truth - lemma.claim, lemma.kinks)
-    counts = {"delta": 0, "ranges": {}}
+    ranges = {index: (0, size - 1) for index, size in lemma.ranges}
+    summed, decided = [], set()
     for _ in range(4):  # each pass may expose sums nested in the last one's results
-        reduced = _decide_ranges(_linear_sums(residual, counts), lemma.ranges, counts)
+        reduced = decide_conditions(sum_deltas(residual, summed), ranges, decided)
         if reduced == residual:
             break
         residual = reduced
     residual = sympy.expand(residual, power_exp=False, log=False)
     steps = ["SymPy's diff" if lemma.variable is not None else "SymPy"]
-    if counts["delta"]:
+    if summed:
         steps.append("its KroneckerDelta sums (deltasummation)")
-    if counts["ranges"]:
-        used = ", ".join(f"0 <= {index} <= {size - 1}" for index, size in lemma.ranges
-                         if index in counts["ranges"])
+    used = ", ".join(f"0 <= {index} <= {size - 1}" for index, size in lemma.ranges if index in decided)
+    if used:
         steps.append(f"the ranges {used}")
     if residual != 0:
         residual = sympy.simplify(residual)
@@ -219,50 +220,6 @@ def _reduce(lemma: Lemma) -> tuple[Expr, str]:
     else:
         steps.append("expand")
     return residual, ", ".join(steps[:-1]) + " and " + steps[-1]
-
-
-def _linear_sums(expr: Expr, counts: dict) -> Expr:
-    """Every ``Sum`` split over its summand's terms, the factors free of its index pulled out,
-    and each term with a ``KroneckerDelta`` in its index summed by SymPy (``deltasummation``)."""
-
-    def split(total: Sum) -> Expr:
-        bound = {limit[0] for limit in total.limits}
-        terms = []
-        for term in Add.make_args(sympy.expand(total.function, power_exp=False, log=False)):
-            inside = [f for f in Mul.make_args(term) if f.free_symbols & bound]
-            outside = [f for f in Mul.make_args(term) if not f.free_symbols & bound]
-            part = Sum(Mul(*inside), *total.limits)
-            if any(arg in bound for delta in part.atoms(KroneckerDelta) for arg in delta.args):
-                counts["delta"] += 1
-                part = part.doit()
-            terms.append(Mul(*outside) * part)
-        return Add(*terms)
-
-    return expr.replace(lambda e: isinstance(e, Sum), split)
-
-
-def _decide_ranges(expr: Expr, ranges, counts: dict) -> Expr:
-    """Decide the relations among indices and sizes (``m <= K - 1``) from the indices' ranges.
-
-    A relation in index ``m`` of size ``K`` is decided when SymPy finds it true (or false) for
-    ``K = m + 1 + r`` with ``r`` any integer ``>= 0``: exactly the sizes for which ``m`` is in
-    range.  Other relations are left alone.
-    """
-    known = {symbol for pair in ranges for symbol in pair}
-
-    def decide(relation):
-        for index, size in ranges:
-            if {index, size} <= relation.free_symbols:
-                slack = Dummy("r", integer=True, nonnegative=True)
-                decided = relation.subs(size, index + 1 + slack)
-                if decided in (sympy.true, sympy.false):
-                    counts["ranges"][index] = size
-                    return decided
-        return relation
-
-    return expr.replace(
-        lambda e: isinstance(e, Relational) and e.free_symbols and e.free_symbols <= known, decide
-    )
 
 
 def _off_kinks_as_heaviside(expr: Expr, kinks) -> Expr:

@@ -7,6 +7,7 @@ The JSON schema (``derive check --format json``) is documented in ``docs/format.
 from __future__ import annotations
 
 from derive.core.verdict import _number
+from derive.document.declare import read_line
 
 #: Version of the JSON printed by ``derive check --format json``.
 SCHEMA = "derive.check/1"
@@ -33,9 +34,12 @@ def _point(counterexample) -> str:
 def document_text(check) -> str:
     """The verdict as a person reads it."""
     title = f" ({check.title})" if check.title else ""
-    at = f" at {sizes_text(check)}" if sizes_text(check) and check.status != "refuted" else ""
+    at = f" {sizes_scope(check)}" if sizes_scope(check) and check.status != "refuted" else ""
     steps = f"{len(check.steps)} step" + ("" if len(check.steps) == 1 else "s")
     lines = [f"{check.path}{title}: {check.status}{at}, {steps}: {_counts(check)}"]
+    read = read_line(check.reading)
+    if read:
+        lines.append(f"  {read}")
     for step in check.steps:
         scope = f"  [{step.scope}]" if step.scope and step.status == "proven" else ""
         if step.status == "unproven":
@@ -83,6 +87,7 @@ def document_json(check) -> dict:
             "status": step.status,
             "checked": step.instances,
             "scope": step.scope,
+            "every_size": step.every_size,
             "reason": step.reason,
             "except_where": [_relation(e) for e in step.except_where],
             "after_first_wrong": step.after_first_wrong,
@@ -153,12 +158,25 @@ def sizes_text(check) -> str:
     return ", ".join(parts)
 
 
+def sizes_scope(check) -> str:
+    """Which sizes the verdict covers: ``for every size`` when every step is proven for every
+    size, else the sizes checked and how many steps hold for every size, e.g. ``at D = 1..3,
+    K = 2..4 (3 of 5 steps for every size)`` ('' when the document has no sizes)."""
+    at = sizes_text(check)
+    if not at:
+        return ""
+    every = sum(step.every_size for step in check.steps)
+    if check.steps and every == len(check.steps):
+        return "for every size"
+    return f"at {at}" + (f" ({every} of {len(check.steps)} steps for every size)" if every else "")
+
+
 def document_latex(check, name: str, steps: bool = False) -> str:
     """A catalog document as ``derive --loss NAME`` prints it: the definitions, the result (and
     with ``steps`` every step), each with its verdict as a LaTeX comment."""
-    at = sizes_text(check)
+    at = sizes_scope(check)
     lines = [f"% derive: {check.title or name} ({name})",
-             f"% verdict: {check.status} ({_counts(check)}{', at ' + at if at else ''})",
+             f"% verdict: {check.status} ({_counts(check)}{', ' + at if at else ''})",
              r"\begin{align*}"]
     from derive.report.latex import _aligned as aligned
 
