@@ -21,6 +21,7 @@ from derive.document import symbolic
 from derive.document.declare import read_document
 from derive.document.source import Source
 from derive.document.symbolic import Symbolic, decide_relation, proven_for_every_size
+from test_prose_declarations import WEIGHTED
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,18 +56,10 @@ def test_every_step_of_the_seed_is_proven_for_every_size():
 
 
 def test_the_issues_weighted_cross_entropy_is_proven_for_every_size_and_its_slip_refuted():
-    note = r"""# Weighted cross-entropy
-For $K$ classes with scores $s_1, \dots, s_K$, class weights $c_1, \dots, c_K > 0$ and a
-sample of class $t \in \{1, \dots, K\}$, the softmax and the loss are
-$$ q_k = \frac{\exp(s_k)}{\sum_{j=1}^{K} \exp(s_j)} $$
-$$ \ell = -c_t \log q_t $$
-Since $\partial q_t / \partial s_k = q_t([t = k] - q_k)$,
-$$ \frac{\partial \ell}{\partial s_k} = -\frac{c_t}{q_t} \frac{\partial q_t}{\partial s_k} = c_t (q_k - [k = t]) $$
-"""
-    result = derive.check_document(note)
+    result = derive.check_document(WEIGHTED)
     assert result.status == "proven" and [s.every_size for s in result.steps] == [True, True]
-    slip = derive.check_document(note.replace("c_t (q_k - [k = t])", "c_k (q_k - [k = t])"))
-    assert slip.status == "refuted" and slip.first_wrong.line == 7 and not slip.first_wrong.every_size
+    slip = derive.check_document(WEIGHTED.replace("c_t (q_k - [k = t])", "c_k (q_k - [k = t])"))
+    assert slip.status == "refuted" and slip.first_wrong.line == 12 and not slip.first_wrong.every_size
     assert slip.steps[0].every_size
 
 

@@ -10,27 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from derive.document import DocumentError, check_document
+from derive.document import check_document
 from derive.document.check import symbol_column
 from derive.document.ast import Derivative, Name, Transpose, to_latex
 from derive.document.parse import leibniz_fractions, parse_equations
+from test_reading_round2 import refused
 
 CUBE = "Let $x \\in \\mathbb{R}$.\n\n$$ f = x^3 $$\n\n"
 
 
 def verdicts(text: str) -> list[tuple[int, str]]:
     return [(step.line, step.status) for step in check_document(text, path="doc.md").steps]
-
-
-def refused(text: str, fragment: str, line: int, at: str) -> DocumentError:
-    """The document is refused with ``fragment`` in the message, the caret on ``at`` in ``line``."""
-    with pytest.raises(DocumentError) as caught:
-        check_document(text, path="doc.md")
-    error = caught.value
-    assert fragment in error.message, error.message
-    assert error.line == line, str(error)
-    assert error.text[error.column - 1:].startswith(at), str(error)
-    return error
 
 
 # --- 1. Leibniz notation and the slash form ---------------------------------------------------
@@ -310,24 +300,6 @@ def test_derivatives_print_as_one_fraction():
     assert to_latex(mixed) == r"\frac{\partial^{2} L}{\partial f_{j} \partial f_{m}}"
     (equation,) = parse_equations(to_latex(mixed) + " = 0")
     assert equation.left == mixed
-
-
-# --- the issue's acceptance note -----------------------------------------------------------------
-
-WEIGHTED = r"""# Weighted cross-entropy
-For $K$ classes with scores $s_1, \dots, s_K$, class weights $c_1, \dots, c_K > 0$ and a
-sample of class $t \in \{1, \dots, K\}$, the softmax and the loss are
-$$ q_k = \frac{\exp(s_k)}{\sum_{j=1}^{K} \exp(s_j)} $$
-$$ \ell = -c_t \log q_t $$
-Since $\partial q_t / \partial s_k = q_t([t = k] - q_k)$,
-$$ \frac{\partial \ell}{\partial s_k} = -\frac{c_t}{q_t} \frac{\partial q_t}{\partial s_k} = c_t (q_k - [k = t]) $$
-"""
-
-
-def test_the_weighted_cross_entropy_note_is_proven_and_its_slip_refuted():
-    assert check_document(WEIGHTED, path="doc.md").status == "proven"
-    wrong = check_document(WEIGHTED.replace("= c_t (q_k", "= c_k (q_k"), path="doc.md")
-    assert wrong.status == "refuted" and wrong.first_wrong.line == 7
 
 
 # --- format.md's examples of this part --------------------------------------------------------

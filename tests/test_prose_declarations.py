@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from derive.document import DocumentError, check_document
+from derive.document import check_document
 from derive.document.ast import Name, Num
 from derive.document.declare import Interval
 from derive.report.document import document_text
 from test_cli import call
+from test_reading_round2 import refused
 
 FORMAT = Path(__file__).resolve().parent.parent / "derive" / "document" / "format.md"
 
@@ -39,17 +40,6 @@ $$ \frac{\partial \ell}{\partial s_k} = -\frac{c_t}{q_t} \frac{\partial q_t}{\pa
 """
 
 WEIGHTED_READ = "  read: K size; s_k real (k = 1..K); c_k > 0 (k = 1..K); t label in 1..K; 1 remark in prose not checked"
-
-
-def refused(text: str, fragment: str, line: int, at: str) -> DocumentError:
-    """The document is refused with ``fragment`` in the message, the caret on ``at`` in ``line``."""
-    with pytest.raises(DocumentError) as caught:
-        check_document(text, path="doc.md")
-    error = caught.value
-    assert fragment in error.message, error.message
-    assert error.line == line, str(error)
-    assert error.text[error.column - 1:].startswith(at), str(error)
-    return error
 
 
 def kinds(result, *wanted) -> list[tuple[str, str]]:
