@@ -199,6 +199,12 @@ def build_check_impl_parser() -> argparse.ArgumentParser:
     parser.add_argument("target", metavar="FILE.py:FUNCTION", help="the function to judge")
     parser.add_argument("--loss", default="softmax-cross-entropy", metavar="NAME",
                         help="the catalog loss it implements (default softmax-cross-entropy)")
+    parser.add_argument("--doc", default=None, metavar="FILE.md",
+                        help="a proven per-sample derivation document as the oracle instead: "
+                        "its loss of one sample's scores and its boxed gradient by them")
+    parser.add_argument("--set", action="append", type=_assignment, default=None,
+                        metavar="NAME=VALUE", dest="values",
+                        help="a value of the document's parameter (repeatable), e.g. epsilon=0.1")
     parser.add_argument("--samples", "-N", type=_integer, default=None, metavar="N",
                         help="samples per input (default 100)")
     parser.add_argument("--features", "-D", type=_integer, default=None, metavar="D",
@@ -207,8 +213,9 @@ def build_check_impl_parser() -> argparse.ArgumentParser:
                         help="classes (default 10; 1 for the one-score losses)")
     parser.add_argument("--reg", type=_number, default=None, metavar="R",
                         help="the penalty passed to the function (default 0.1 when it takes one)")
-    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                        help="the dtype of the inputs (default float64)")
+    parser.add_argument("--dtype", choices=("float64", "float32", "bfloat16", "float16"),
+                        default=None, help="the dtype of the inputs (default float64; "
+                        "lm-cross-entropy: float32, and bfloat16, float16 too)")
     parser.add_argument("--layout", choices=("DxK", "KxD"), default=None,
                         help="W's shape (default: told from which one the function accepts)")
     parser.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None,
@@ -228,7 +235,43 @@ def build_check_impl_parser() -> argparse.ArgumentParser:
                         "them it is 'crashed' (default 60)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="output format (default text; json's schema is in the README)")
+    _add_lm_arguments(parser)
     return parser
+
+
+def _add_lm_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``--loss lm-cross-entropy`` (a language-model head, PyTorch)."""
+    group = parser.add_argument_group(
+        "--loss lm-cross-entropy", "fn(logits, target, ...) -> loss or fn(hidden, weight, target, "
+        "bias=None, ...) -> loss (PyTorch), or an nn.Module; an option the function takes is "
+        "judged at several values unless given here; one it does not take, given here, is what "
+        "it computes. Exit status 0 only when correct and as accurate as plain same-dtype "
+        "PyTorch (the baseline); the calls run on a thread of this process.")
+    group.add_argument("--form", choices=("logits", "fused-linear"), default=None,
+                       help="the calling form (default: fused-linear when the second parameter "
+                       "is named weight, w or lm_head)")
+    group.add_argument("--hidden", "-H", type=_integer, default=None, metavar="H",
+                       help="hidden size of the fused linear form (default 12)")
+    group.add_argument("--vocab", "-V", type=_integer, default=None, metavar="V",
+                       help="vocabulary size (default 40)")
+    group.add_argument("--reduction", choices=("mean", "sum", "none"), default=None,
+                       help="the reduction judged (default: each one the function takes)")
+    group.add_argument("--ignore-index", type=_integer, default=None, metavar="I",
+                       help="the ignored target id (default -100, and 0 too)")
+    group.add_argument("--label-smoothing", type=_number, default=None, metavar="EPS",
+                       help="label smoothing (default 0.2 where the function takes it)")
+    group.add_argument("--z-loss", type=_number, default=None, metavar="Z",
+                       help="z-loss weight, z logsumexp^2 (default 0.05 where taken)")
+    group.add_argument("--softcap", type=_number, default=None, metavar="C",
+                       help="logit softcap, C tanh(s / C) (default 5 where taken)")
+
+
+def _assignment(text: str) -> tuple[str, float]:
+    """``NAME=VALUE``: a parameter's name and a finite number (float() of the text, no eval)."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), _number(value.strip())
 
 
 def _seed(text: str) -> int:
@@ -414,6 +457,11 @@ def _check_impl(argv: list[str]) -> tuple[str, int]:
     args = _arguments(build_check_impl_parser(), argv)
     progress = _progress_for("derive check-impl")
     time_limit = DEFAULT_TIME_LIMIT if args.time_limit is None else args.time_limit
+    if args.loss == LM_LOSS:
+        return _check_impl_lm(args, progress, time_limit)
+    if args.dtype not in (None, "float64", "float32"):
+        raise CommandError(f"argument --dtype: invalid choice: {args.dtype!r} (float64 or "
+                           f"float32; bfloat16 and float16 with --loss {LM_LOSS})", EXIT_BAD_INPUT)
     try:
         # What the judged code prints, even to descriptor 1, goes to stderr: stdout carries
         # the report (or its JSON).
@@ -421,10 +469,11 @@ def _check_impl(argv: list[str]) -> tuple[str, int]:
             fn = load_function(args.target, time_limit=time_limit)
             report = check_implementation(
                 fn, args.loss, samples=args.samples, features=args.features,
-                classes=args.classes, reg=args.reg, dtype=args.dtype, layout=args.layout,
+                classes=args.classes, reg=args.reg, dtype=args.dtype or "float64",
+                layout=args.layout,
                 bias=args.bias, framework=args.framework, weight_scale=args.weight_scale,
                 trials=args.trials, seed=args.seed, time_limit=time_limit, isolate=True,
-                progress=progress)
+                progress=progress, doc=args.doc, values=_values(args.values))
     except (LoadError, ConventionError, UnknownLossError, ValueError) as error:
         raise CommandError(_message(error), EXIT_BAD_INPUT) from None
     except KeyboardInterrupt:  # Ctrl-C (the judged code's own ones are its verdict)
@@ -434,6 +483,56 @@ def _check_impl(argv: list[str]) -> tuple[str, int]:
     else:
         text = implementation_text(report, source=args.target.rpartition(":")[0])
     return text + "\n", EXIT_PROVEN if report.ok else EXIT_NOT_PROVEN
+
+
+LM_LOSS = "lm-cross-entropy"
+
+
+def _check_impl_lm(args, progress, time_limit: float) -> tuple[str, int]:
+    """``derive check-impl FILE.py:FN --loss lm-cross-entropy``: judge a language-model head."""
+    from derive.implementation.conventions import ConventionError
+    from derive.implementation.lm import check_lm_implementation
+    from derive.implementation.loader import LoadError, load_function, stdout_to_stderr
+    from derive.report.lm import lm_json, lm_text
+
+    unused = [option for option, value in (("--features", args.features),
+                                           ("--classes", args.classes), ("--reg", args.reg),
+                                           ("--layout", args.layout), ("--bias", args.bias),
+                                           ("--framework", args.framework),
+                                           ("--weight-scale", args.weight_scale),
+                                           ("--doc", getattr(args, "doc", None)))
+              if value is not None]
+    if unused:
+        raise CommandError(f"{', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not "
+                           f"apply to {LM_LOSS} (its sizes are -N, -H, -V)", EXIT_BAD_INPUT)
+    try:
+        with stdout_to_stderr():
+            fn = load_function(args.target, time_limit=time_limit)
+            report = check_lm_implementation(
+                fn, kind=args.form, samples=args.samples, hidden=args.hidden, vocab=args.vocab,
+                dtype=args.dtype or "float32", reduction=args.reduction,
+                ignore_index=args.ignore_index, label_smoothing=args.label_smoothing,
+                z_loss=args.z_loss, softcap=args.softcap, seed=args.seed, time_limit=time_limit,
+                progress=progress)
+    except (LoadError, ConventionError, ValueError) as error:
+        raise CommandError(_message(error), EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        raise CommandError("interrupted", 130) from None
+    if args.format == "json":
+        text = json.dumps(lm_json(report), indent=2)
+    else:
+        text = lm_text(report, source=args.target.rpartition(":")[0])
+    return text + "\n", EXIT_PROVEN if report.ok else EXIT_NOT_PROVEN
+
+
+def _values(pairs) -> dict[str, float]:
+    """``--set`` pairs as a dict; a name given twice is an error."""
+    values: dict[str, float] = {}
+    for name, value in pairs or ():
+        if name in values:
+            raise CommandError(f"--set {name} is given twice", EXIT_BAD_INPUT)
+        values[name] = value
+    return values
 
 
 def _message(error: Exception) -> str:

@@ -227,7 +227,7 @@ def test_bad_input_table(capsys, tmp_path):
         ([f"{tmp_path / 'boom.py'}:f"], "raised RuntimeError: import failed"),
         ([f"{tmp_path / 'value.py'}:f"], "is not a function"),
         ([good, "--loss", "no-such-loss"], "no loss named 'no-such-loss'"),
-        ([good, "--loss", "focal-loss"], "focal-loss has no batch oracle"),
+        ([good, "--loss", "focal-loss"], "give a value to its parameter(s) gamma"),
         ([good, "--samples", "0"], "samples must be a positive integer, not 0"),
         ([good, "--reg", "nan"], "argument --reg: expected a finite number"),
         ([good, "-D", "5", "-K", "5"], "D = K"),

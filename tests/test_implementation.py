@@ -410,7 +410,7 @@ def test_unknown_loss():
 
 
 def test_catalog_loss_without_oracle():
-    error = refused(ValueError, "focal-loss has no batch oracle", loss="focal-loss")
+    error = refused(ValueError, "two-layer-network.md: cannot be an oracle", loss="two-layer-network")
     assert not isinstance(error, UnknownLossError)
 
 

@@ -27,6 +27,7 @@ PRESENTATION = {
     ("derive.losses.softmax.derivation", "derive.report.latex"),
     ("derive.document.check", "derive.report.document"),
     ("derive.implementation.check", "derive.report.implementation"),
+    ("derive.implementation.lm.check", "derive.report.lm"),
 }
 
 

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from checks.tolerances import IMPLEMENTATION
+from derive.catalog import entry
 from derive.implementation.conventions import (
     D_BY_K, K_BY_D, NUMPY, TORCH, VECTOR, Convention, ConventionError, Output, UserCodeError,
     infer_bias, infer_framework, infer_reg, reg_keyword,
@@ -58,7 +59,8 @@ from derive.implementation.judge import Comparison, compare, score_errors, toler
 from derive.implementation.mistakes import (
     Mistake, name_gradient_mistake, name_instability, name_loss_mistake,
 )
-from derive.oracle.batch import BINARY_LABELS, CLASS_LABELS, BatchLoss, Problem, batch_loss
+from derive.oracle.batch import BATCH_LOSSES, BINARY_LABELS, CLASS_LABELS, BatchLoss, Problem, batch_loss, canonical_name
+from derive.oracle.document import DocumentOracle, chain_proof, document_oracle, require_classes
 from derive.oracle.proof import LOSSES_PROVEN_FOR_EVERY_SIZE, AllSizesProof, all_sizes_proof
 from derive.oracle.reference import SpotCheck, spot_check
 
@@ -115,10 +117,14 @@ class OracleStatus:
 
     proof: AllSizesProof | None
     spot_checks: tuple[SpotCheck, ...]
+    #: The document compiled to the oracle (``doc=``, or a catalog loss with no hand-written
+    #: oracle); ``proof`` is then the batch chain around its per-sample gradient.
+    document: DocumentOracle | None = None
 
     @property
     def proven_for_every_size(self) -> bool:
-        return self.proof is not None and self.proof.proven
+        return self.proof is not None and self.proof.proven and (
+            self.document is None or self.document.every_size)
 
     @property
     def spot_checks_ok(self) -> bool:
@@ -174,6 +180,8 @@ def check_implementation(
     time_limit: float = DEFAULT_TIME_LIMIT,
     isolate: bool = False,
     progress: Callable[[str], None] | None = None,
+    doc=None,
+    values: dict | None = None,
 ) -> ImplementationReport:
     """Judge ``fn``'s loss and gradient of catalog loss ``loss`` against the proven oracle.
 
@@ -186,7 +194,10 @@ def check_implementation(
     ``fn`` may take (60 by default; ``math.inf`` for none), past which it is ``crashed``;
     ``isolate`` runs ``fn`` in a forked child process instead of a thread of this one, out of
     reach of its ``os._exit()``, crashes and signal handlers (``derive.implementation.isolation``;
-    ``derive check-impl`` does).  Raises ``ConventionError`` (or ``ValueError``
+    ``derive check-impl`` does).  ``doc`` (a ``.md`` path) makes a proven per-sample document
+    the oracle instead (:mod:`derive.oracle.document`), as it is for a catalog loss with no
+    hand-written one (label smoothing, focal loss); ``values`` gives its parameters' numbers
+    (``{"epsilon": 0.1}``).  Raises ``ConventionError`` (or ``ValueError``
     for sizes out of range, ``UnknownLossError`` for a loss not in the catalog) for bad
     arguments; the function's own failures are its verdict.
 
@@ -214,10 +225,13 @@ def check_implementation(
     """
     started = time.perf_counter()
     say = progress or (lambda line: None)
-    oracle_loss = batch_loss(loss)
+    document = _document(loss, doc, values)
+    oracle_loss = document.loss if document else batch_loss(loss)
     loss = oracle_loss.name  # the batch softmax document's name is the softmax oracle's
     dtype = _dtype(dtype)
     sizes = _sizes(oracle_loss, samples, features, classes)
+    if document:
+        require_classes(document, sizes["classes"])
     if not isinstance(trials, int) or isinstance(trials, bool) or not 1 <= trials <= 100:
         raise ValueError(f"trials must be an integer from 1 to 100, not {trials!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
@@ -239,6 +253,8 @@ def check_implementation(
     name = _name(fn)
 
     proof = all_sizes_proof(loss) if loss in LOSSES_PROVEN_FOR_EVERY_SIZE else None
+    if document:
+        proof = chain_proof(oracle_loss.one_score)
     kinds = [("random", index) for index in range(trials)] + [("extreme logits", trials)]
     results: list[Trial] = []
     spots: list[SpotCheck] = []
@@ -259,7 +275,7 @@ def check_implementation(
             dtype=np.dtype(dtype).name, reg=penalty, trials=tuple(results), verdict=verdict,
             mistake=mistake.name if mistake and verdict != CRASHED else None,
             explanation=mistake.explanation if mistake else None,
-            oracle=OracleStatus(proof, tuple(spots)), seconds=time.perf_counter() - started,
+            oracle=OracleStatus(proof, tuple(spots), document), seconds=time.perf_counter() - started,
             mutated=tuple(mutated), unseen_classes=unseen,
             precision=precision if verdict == IMPRECISE else None, time_limit=time_limit)
 
@@ -332,6 +348,19 @@ def check_implementation(
             f"{spots[0].tolerance:.0e}: derive cannot judge here (a bug in derive; please "
             f"report it)")), convention)
     return report(verdict, mistake, convention)
+
+
+def _document(loss: str, doc, values) -> DocumentOracle | None:
+    """The document oracle: ``doc``'s, or the catalog document of a loss with no hand-written
+    oracle; None for a hand-written one (faster, and kept)."""
+    if doc is not None:
+        return document_oracle(doc, values)
+    if canonical_name(loss) not in BATCH_LOSSES:
+        entry(loss)  # UnknownLossError, with the catalog's names
+        return document_oracle(loss, values)
+    if values:
+        raise ValueError(f"values are a document's parameters; {loss} has a hand-written oracle, with none")
+    return None
 
 
 def _inaccurate(extreme: Trial, earlier) -> Mistake:

@@ -24,7 +24,12 @@ The JSON object::
         "proof_status": "proven" | "refuted" | "unproven" | null,
         "lemmas": int,
         "spot_check_error": float | null,   # worst error of float64 vs 50-digit mpmath
-        "spot_check_ok": bool
+        "spot_check_ok": bool,
+        "document": null | {...}       # a proven document as the oracle (--doc, or a catalog
+                                       # loss with no hand-written one), with path: str,
+                                       # proven_for: "every size" or the sizes it was checked
+                                       # at, mapping: how its variables meet S = X W + b and y,
+                                       # values: {name: float}, its parameters (--set NAME=VALUE)
       },
       "inputs": [                      # one per input the function was called at
         {"kind": "random" | "extreme logits", "largest_score": float,
@@ -103,7 +108,11 @@ def _other_sizes(report: ImplementationReport) -> str:
 
 def _oracle(report: ImplementationReport) -> str:
     oracle = report.oracle
-    if oracle.proven_for_every_size:
+    if oracle.document is not None:
+        proof = (f"{oracle.document.statement()};\n             {oracle.document.mapping};\n"
+                 f"             the batch (1/N) sum_i l + reg sum W^2 around it: {len(oracle.proof.results)} "
+                 f"lemmas, {oracle.proof.status} for every N, D, K")
+    elif oracle.proven_for_every_size:
         proof = (f"closed form proven for every N, D, K ({len(oracle.proof.results)} lemmas; "
                  f"derive --loss {report.loss} --all-sizes)")
     elif oracle.proof is not None:
@@ -179,6 +188,9 @@ def implementation_json(report: ImplementationReport) -> dict:
             "lemmas": len(oracle.proof.results) if oracle.proof else 0,
             "spot_check_error": _finite(max(spot)) if spot else None,
             "spot_check_ok": oracle.spot_checks_ok,
+            "document": None if oracle.document is None else {
+                "path": oracle.document.path, "proven_for": oracle.document.proven_for,
+                "mapping": oracle.document.mapping, "values": dict(oracle.document.values)},
         },
         "inputs": [
             {
