@@ -136,7 +136,7 @@ def compare(name: str, user, oracle, tolerance, dtype) -> Comparison:
     with np.errstate(all="ignore"):
         difference = np.abs(user - oracle)
         difference = np.where(np.isfinite(user), difference, np.inf)
-        ratio = difference / tolerance
+        ratio = np.where(difference == 0, 0.0, difference / tolerance)  # an exact 0 needs no tolerance
     flat = int(np.argmax(ratio)) if ratio.size else 0
     index = tuple(int(i) for i in np.unravel_index(flat, oracle.shape)) if oracle.ndim else ()
     scale = float(np.abs(oracle).max()) if oracle.size else 0.0

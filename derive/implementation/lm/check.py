@@ -216,7 +216,7 @@ def check_lm_implementation(
             called = replace(called, explicit=True)
         oracle_options = _oracle_options(combination, arrays)
         upstream = np.ones_like(arrays["upstream"]) if output.explicit else arrays["upstream"]
-        exact = _exact(convention.kind, arrays, oracle_options, upstream)
+        exact = _exact(convention.kind, arrays, oracle_options, upstream, dtype)
         if index == 0:
             spot = _spot_check(convention.kind, arrays, oracle_options, upstream, exact)
         trial, limits = _judge(called, combination, arrays, oracle_options, upstream, exact,
@@ -365,15 +365,16 @@ def _oracle_options(combination: Combination, arrays: dict) -> LMOptions:
     return LMOptions(**values)
 
 
-def _exact(kind: str, arrays: dict, options: LMOptions, upstream, **changes):
-    """The oracle's loss and gradients at ``arrays`` (``changes``: other option values)."""
+def _exact(kind: str, arrays: dict, options: LMOptions, upstream, dtype: str | None = None, **changes):
+    """The oracle's loss and gradients at ``arrays`` (``changes``: other option values); with
+    ``dtype``, also each entry's tolerance for an implementation in it (``result.bounds``)."""
     if changes:
         options = LMOptions(**{**_fields(options), **changes})
     if kind == FUSED:
         return fused_linear_cross_entropy(arrays["hidden"], arrays["weight"], arrays["target"],
                                           arrays.get("bias"), options, upstream,
-                                          tokens=arrays.get("tokens"), rows=arrays.get("rows"))
-    return cross_entropy(arrays["logits"], arrays["target"], options, upstream)
+                                          tokens=arrays.get("tokens"), rows=arrays.get("rows"), dtype=dtype)
+    return cross_entropy(arrays["logits"], arrays["target"], options, upstream, dtype=dtype)
 
 
 def _fields(options: LMOptions) -> dict:
@@ -406,7 +407,7 @@ def _judge(convention: LMConvention, combination: Combination, arrays: dict,
             exact_loss = np.zeros_like(exact_loss)
             loss = np.zeros_like(loss) if note else loss
     else:
-        limits = _tolerances(convention, arrays, options, upstream, exact, dtype)
+        limits = _tolerances(convention, arrays, options, upstream, exact, dtype, entrywise=True)
     comparisons = [_compare("loss", loss.reshape(exact_loss.shape) if loss.size == exact_loss.size
                             else loss, exact_loss, limits["loss"], dtype)]
     for name in convention.differentiated:
@@ -431,9 +432,13 @@ def _compare(name: str, user, exact, tolerance, dtype: str) -> Comparison:
 
 
 def _tolerances(convention: LMConvention, arrays: dict, options: LMOptions, upstream, exact,
-                dtype: str) -> dict:
-    """The tolerance of the loss and of each gradient (on its largest error), derived for
-    ``dtype`` by ``derive.oracle.lm.bounds`` at these inputs' magnitudes."""
+                dtype: str, entrywise: bool = False) -> dict:
+    """The tolerance of the loss and of each gradient, derived for ``dtype`` by
+    ``derive.oracle.lm.bounds``: with ``entrywise``, entry by entry as the oracle computed them
+    for ``dtype`` (``exact.bounds``), else one number per output from these inputs' magnitudes
+    (looser: for the precision below the one judged)."""
+    if entrywise and exact.bounds is not None:
+        return {name: getattr(exact.bounds, name) for name in ("loss",) + convention.differentiated}
     if convention.kind == FUSED:
         magnitudes = Magnitudes.of_fused(arrays["hidden"], arrays["weight"], arrays["target"],
                                          arrays.get("bias"), options, upstream)

@@ -148,8 +148,10 @@ def _ratio(user, candidate, tolerance) -> float:
     candidate = np.asarray(candidate, dtype=np.float64)
     if user.shape != candidate.shape or not np.all(np.isfinite(user)):
         return np.inf
-    return float(np.max(np.abs(user - candidate) / np.broadcast_to(tolerance, user.shape),
-                        initial=0.0))
+    difference = np.abs(user - candidate)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(difference == 0, 0.0, difference / np.broadcast_to(tolerance, user.shape))
+    return float(np.max(ratios, initial=0.0))
 
 
 def _within(user, candidate, tolerance) -> bool:
