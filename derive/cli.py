@@ -459,6 +459,7 @@ def _check_impl(argv: list[str]) -> tuple[str, int]:
     time_limit = DEFAULT_TIME_LIMIT if args.time_limit is None else args.time_limit
     if args.loss == LM_LOSS:
         return _check_impl_lm(args, progress, time_limit)
+    _refuse_options(args, _LM_OPTIONS, args.loss)
     if args.dtype not in (None, "float64", "float32"):
         raise CommandError(f"argument --dtype: invalid choice: {args.dtype!r} (float64 or "
                            f"float32; bfloat16 and float16 with --loss {LM_LOSS})", EXIT_BAD_INPUT)
@@ -486,6 +487,23 @@ def _check_impl(argv: list[str]) -> tuple[str, int]:
 
 
 LM_LOSS = "lm-cross-entropy"
+#: check-impl's options (and where argparse keeps them) that only the batch losses, and only the
+#: language-model loss, read: given to the other, each is an error, never ignored.
+_BATCH_OPTIONS = (("--features", "features"), ("--classes", "classes"), ("--reg", "reg"),
+                  ("--layout", "layout"), ("--bias", "bias"), ("--framework", "framework"),
+                  ("--weight-scale", "weight_scale"), ("--doc", "doc"), ("--set", "values"))
+_LM_OPTIONS = (("--form", "form"), ("--hidden", "hidden"), ("--vocab", "vocab"),
+               ("--reduction", "reduction"), ("--ignore-index", "ignore_index"),
+               ("--label-smoothing", "label_smoothing"), ("--z-loss", "z_loss"), ("--softcap", "softcap"))
+
+
+def _refuse_options(args, options, loss: str) -> None:
+    """Exit status 2 when any of ``options`` was given: none of them applies to ``loss``."""
+    given = [option for option, dest in options if getattr(args, dest) is not None]
+    if given:
+        raise CommandError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to {loss}"
+                           + (" (its sizes are -N, -H, -V)" if loss == LM_LOSS else
+                              f" (only to --loss {LM_LOSS})"), EXIT_BAD_INPUT)
 
 
 def _check_impl_lm(args, progress, time_limit: float) -> tuple[str, int]:
@@ -495,16 +513,7 @@ def _check_impl_lm(args, progress, time_limit: float) -> tuple[str, int]:
     from derive.implementation.loader import LoadError, load_function, stdout_to_stderr
     from derive.report.lm import lm_json, lm_text
 
-    unused = [option for option, value in (("--features", args.features),
-                                           ("--classes", args.classes), ("--reg", args.reg),
-                                           ("--layout", args.layout), ("--bias", args.bias),
-                                           ("--framework", args.framework),
-                                           ("--weight-scale", args.weight_scale),
-                                           ("--doc", getattr(args, "doc", None)))
-              if value is not None]
-    if unused:
-        raise CommandError(f"{', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not "
-                           f"apply to {LM_LOSS} (its sizes are -N, -H, -V)", EXIT_BAD_INPUT)
+    _refuse_options(args, _BATCH_OPTIONS, LM_LOSS)
     try:
         with stdout_to_stderr():
             fn = load_function(args.target, time_limit=time_limit)

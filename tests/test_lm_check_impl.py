@@ -324,6 +324,7 @@ def test_cli_fused_form_with_sizes(capsys):
 @pytest.mark.parametrize("arguments, message", [
     (["-K", "4"], "--classes does not apply to lm-cross-entropy"),
     (["-K", "4", "--reg", "1"], "--classes, --reg do not apply"),
+    (["--set", "epsilon=0.1"], "--set does not apply to lm-cross-entropy"),
     (["--dtype", "int8"], "argument --dtype: invalid choice"),
     (["--softcap", "-1"], "softcap must be a finite number > 0"),
     (["-H", "3"], "hidden (H) is a size of the fused linear form only"),
@@ -334,6 +335,18 @@ def test_cli_bad_input_is_one_line_exit_2(capsys, arguments, message):
     assert status == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["-V", "100"], "--vocab does not apply to softmax-cross-entropy (only to --loss lm-cross-entropy)"),
+    (["--z-loss", "0.1", "--reduction", "sum"], "--reduction, --z-loss do not apply to softmax-cross-entropy"),
+])
+def test_language_model_options_are_refused_for_the_other_losses(capsys, arguments, message):
+    softmax = Path(__file__).resolve().parent.parent / "examples" / "impl" / "softmax.py"
+    status, out, err = check_impl(capsys, f"{softmax}:softmax_loss_vectorized", *arguments)
+    assert status == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert message in line
 
 
 def test_json_is_finite_and_complete():
