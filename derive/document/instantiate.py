@@ -58,7 +58,7 @@ MAX_DEFINITION_DEPTH = 40
 
 _RELATIONS = {"=": sympy.Eq, "!=": sympy.Ne, "<": sympy.Lt, ">": sympy.Gt, "<=": sympy.Le, ">=": sympy.Ge}
 #: Functions of a number, applied to each entry of a vector or matrix.
-_FUNCTIONS = {"log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sign": sympy.sign,
+SCALAR_FUNCTIONS = {"log": sympy.log, "exp": sympy.exp, "tanh": sympy.tanh, "sign": sympy.sign,
               "sigma": lambda z: 1 / (1 + sympy.exp(-z))}
 
 
@@ -283,11 +283,11 @@ class Instance:
     def index_range(self, letter: str, node: Node, env, owner: str = "") -> tuple[int, int]:
         """The values of an index letter, read off the families it subscripts in ``node``."""
         found: set[tuple[int, int]] = set()
-        for base, position in _subscripted(node, letter):
+        for base, position in subscript_positions(node, letter):
             r = self._position_range(base, position, env)
             if r is not None:
                 found.add(r)
-        for other in _compared(node, letter):
+        for other in compared_names(node, letter):
             label = self.document.labels.get(other)
             if label is not None and not label.members and isinstance(label.values, Range):
                 found.add(self.bounds(label.values, env))
@@ -510,7 +510,7 @@ class Instance:
                 return values[1].applyfunc(lambda entry: choose(values[0], entry))
             return choose(*values)
         (argument,) = values
-        function = _FUNCTIONS[node.function]
+        function = SCALAR_FUNCTIONS[node.function]
         return self._tall(argument.applyfunc(function) if _is_matrix(argument) else function(argument))
 
     def _big(self, node: BigOp, env) -> Value:
@@ -626,7 +626,7 @@ class Instance:
         of = self.value(node.of, env)
         target_set = frozenset(targets)
         through = self.through(of, target_set)
-        cost = _derivative_cost(through, self.tree_sizes)
+        cost = derivative_cost(through, self.tree_sizes)
         if cost > MAX_NODES:
             raise TooLarge(f"this derivative would build about {cost} nodes, more than {MAX_NODES} "
                            "(a product of n factors gives n terms of n factors)")
@@ -829,7 +829,7 @@ def _flat_entries(value: Value) -> list:
     return list(value) if _is_matrix(value) else [value]
 
 
-def _derivative_cost(value: Value, sizes: dict | None = None) -> int:
+def derivative_cost(value: Value, sizes: dict | None = None) -> int:
     """About how many nodes differentiating ``value`` builds: its nodes as a tree (SymPy walks
     a subexpression once per place it stands), and a product of ``n`` factors ``n^2`` more (the
     product rule's ``n`` terms of ``n`` factors).  ``sizes`` is :func:`tree_size`'s memo.
@@ -839,9 +839,9 @@ def _derivative_cost(value: Value, sizes: dict | None = None) -> int:
     again for them: its cost is reported as that bound.
 
     >>> x = sympy.Symbol("x")
-    >>> _derivative_cost(sympy.Mul(*[x + k for k in range(1, 101)], evaluate=False)) > 100**2
+    >>> derivative_cost(sympy.Mul(*[x + k for k in range(1, 101)], evaluate=False)) > 100**2
     True
-    >>> _derivative_cost(x * (x + 1)) <= MAX_NODES
+    >>> derivative_cost(x * (x + 1)) <= MAX_NODES
     True
     """
     sizes = {} if sizes is None else sizes
@@ -932,7 +932,7 @@ def _product(left: Value, right: Value) -> Value:
     return left * right
 
 
-def _subscripted(node: Node, letter: str):
+def subscript_positions(node: Node, letter: str):
     """(family, position) for each subscript position holding exactly ``letter`` (a sum over
     ``letter`` binds it afresh, so its body is not looked into)."""
     stack = [node]
@@ -947,7 +947,7 @@ def _subscripted(node: Node, letter: str):
         stack.extend(children(current))
 
 
-def _compared(node: Node, letter: str):
+def compared_names(node: Node, letter: str):
     """Names compared with ``letter`` in a condition (``[j = y]`` gives ``y``)."""
     for current in walk(node):
         if isinstance(current, Rel):

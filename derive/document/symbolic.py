@@ -44,21 +44,21 @@ from derive.document.ast import (
 )
 from derive.document.declare import Document, Range
 from derive.document.instantiate import (
-    _FUNCTIONS as _INSTANCE_FUNCTIONS, MAX_EXPONENT, _compared, _derivative_cost, _subscripted, free_indices,
+    MAX_EXPONENT, SCALAR_FUNCTIONS, compared_names, derivative_cost, free_indices, subscript_positions,
     tree_size,
 )
 
 #: Most nodes (as a tree) of a step's two sides, every definition substituted, and most terms an
 #: expansion may give; beyond it the step is not attempted.
 MAX_NODES = 4000
-#: Most nodes a derivative may build, as :func:`~derive.document.instantiate._derivative_cost`
+#: Most nodes a derivative may build, as :func:`~derive.document.instantiate.derivative_cost`
 #: estimates it (a product of ``n`` factors weighs ``n^2``).
 MAX_DERIVATIVE = 100_000
 #: Most passes of summing ``KroneckerDelta`` sums and deciding ranges (each may expose more).
 MAX_PASSES = 4
 
 #: The functions of a number written as at an instance, but ``sign``: a kink.
-_FUNCTIONS = {name: function for name, function in _INSTANCE_FUNCTIONS.items() if name != "sign"}
+_FUNCTIONS = {name: function for name, function in SCALAR_FUNCTIONS.items() if name != "sign"}
 
 
 class NotTranslated(Exception):
@@ -219,8 +219,8 @@ class Symbolic:
         """The range of an index letter, read off the families it subscripts in ``node`` (and the
         labels it is compared with), as at an instance; a letter with no range or two is not
         translated."""
-        found = [self._position_range(base, position, seen) for base, position in _subscripted(node, letter)]
-        found += [self.ranges[self.labels[other]] for other in _compared(node, letter)
+        found = [self._position_range(base, position, seen) for base, position in subscript_positions(node, letter)]
+        found += [self.ranges[self.labels[other]] for other in compared_names(node, letter)
                   if other in self.labels and not self.document.labels[other].members
                   and isinstance(self.document.labels[other].values, Range)]
         if letter in self.document.index_ranges:  # for $j = 1, \dots, K$
@@ -567,7 +567,7 @@ class Symbolic:
 def _derivative(expr: Expr, by: Expr) -> Expr:
     """SymPy's derivative, not taken when it would build more than :data:`MAX_DERIVATIVE` nodes
     (a product of ``n`` factors gives ``n`` terms of ``n`` factors)."""
-    if _derivative_cost(expr) > MAX_DERIVATIVE:
+    if derivative_cost(expr) > MAX_DERIVATIVE:
         raise NotTranslated("a derivative too large")
     return sympy.diff(expr, by)
 

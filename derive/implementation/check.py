@@ -236,7 +236,7 @@ def check_implementation(
         raise ValueError(f"trials must be an integer from 1 to 100, not {trials!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, not {seed!r}")
-    time_limit = _time_limit(time_limit)
+    time_limit = checked_time_limit(time_limit)
     if not isinstance(isolate, bool):
         raise ValueError(f"isolate must be True or False, not {isolate!r}")
     with_bias = infer_bias(fn, bias)
@@ -244,13 +244,13 @@ def check_implementation(
                             takes_reg=infer_reg(fn, with_bias),
                             reg_keyword=reg_keyword(fn, with_bias))
     if convention_parts["framework"] == TORCH:
-        _require_torch()
+        require_torch()
     penalty = _penalty(reg, convention_parts["takes_reg"])
     layouts = _layouts(oracle_loss, layout, sizes)
     if weight_scale is not None and (isinstance(weight_scale, bool) or not isinstance(
             weight_scale, (int, float)) or not 0 < weight_scale < float("inf")):
         raise ValueError(f"weight_scale must be a finite number > 0, not {weight_scale!r}")
-    name = _name(fn)
+    name = function_name(fn)
 
     proof = all_sizes_proof(loss) if loss in LOSSES_PROVEN_FOR_EVERY_SIZE else None
     if document:
@@ -400,7 +400,7 @@ def _result(isolated: Isolated, submitted: Convention, first: bool, layouts, par
     raise first_error
 
 
-def _name(fn) -> str:
+def function_name(fn) -> str:
     """``fn``'s qualified name, always a string (a callable's ``__qualname__`` may be anything)."""
     for attribute in ("__qualname__", "__name__"):
         value = getattr(fn, attribute, None)
@@ -409,7 +409,7 @@ def _name(fn) -> str:
     return type(fn).__name__
 
 
-def _time_limit(value) -> float:
+def checked_time_limit(value) -> float:
     """Seconds per call: a number > 0 (``math.inf`` for none); ValueError for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not value > 0:
@@ -592,7 +592,7 @@ def _require_finite(exact, kind: str) -> None:
                          "choose a smaller weight_scale or reg")
 
 
-def _require_torch() -> None:
+def require_torch() -> None:
     try:
         import torch  # noqa: F401
     except ImportError:

@@ -224,7 +224,7 @@ def _unchanged(value, source: np.ndarray) -> bool:
 
 def _call_numpy(fn, arguments, convention: Convention, reg: float) -> Output:
     positional, keywords = _with_reg(convention, arguments, reg)
-    result = _run(fn, positional, keywords)
+    result = run_user_code(fn, positional, keywords)
     expected = 3 if convention.bias else 2
     names = "(loss, dW, db)" if convention.bias else "(loss, dW)"
     if not isinstance(result, (tuple, list)) or len(result) != expected:
@@ -254,7 +254,7 @@ def _call_torch(fn, arguments, convention: Convention, loss: BatchLoss, dtype, r
         position = 3 if convention.bias else 2
         tensors[position] = torch.tensor(arguments[position], dtype=tensor_dtype)
     positional, keywords = _with_reg(convention, tensors, reg)
-    result = _run(fn, positional, keywords)
+    result = run_user_code(fn, positional, keywords)
     if not isinstance(result, torch.Tensor) or result.numel() != 1:
         raise UserCodeError(f"returned {_kind(result)}, not the loss as a one-element tensor")
     if not result.requires_grad:
@@ -262,7 +262,7 @@ def _call_torch(fn, arguments, convention: Convention, loss: BatchLoss, dtype, r
     try:
         result.reshape(()).backward()
     except BaseException as error:  # the user's graph: any failure of backward is theirs
-        raise UserCodeError(f"loss.backward() raised {type(error).__name__}: {_line(error)}") from None
+        raise UserCodeError(f"loss.backward() raised {type(error).__name__}: {error_line(error)}") from None
     weights_tensor = tensors[0]
     if weights_tensor.grad is None:
         raise UserCodeError("the loss does not depend on W (autograd gave no gradient)")
@@ -275,22 +275,22 @@ def _call_torch(fn, arguments, convention: Convention, loss: BatchLoss, dtype, r
     return Output(float(result.detach().reshape(())), weights, bias, weights.shape), tensors
 
 
-def _run(fn, arguments, keywords):
+def run_user_code(fn, arguments, keywords):
     try:
         return fn(*arguments, **keywords)
     except SystemExit as error:  # exit() in the judged code must not end derive with its status
         raise UserCodeError(f"called exit({error.code!r})") from None
     except BaseException as error:  # the judged code's own failure, reported as its verdict
-        raise UserCodeError(f"raised {type(error).__name__}: {_line(error)}") from None
+        raise UserCodeError(f"raised {type(error).__name__}: {error_line(error)}") from None
 
 
-def _line(error: BaseException) -> str:
+def error_line(error: BaseException) -> str:
     """The first line of ``error``'s message, at most 200 characters, that any stream can
     print (a lone surrogate becomes ``?``).
 
     Examples
     --------
-    >>> _line(ValueError("bad \\ud800\\nsecond line"))
+    >>> error_line(ValueError("bad \\ud800\\nsecond line"))
     'bad ?'
     """
     try:

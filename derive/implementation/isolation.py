@@ -123,9 +123,9 @@ class Isolated:
         if self._deferred is not None:
             convention, problem = self._deferred
             self._deferred = None
-            pending = _start_thread(lambda: call(self.fn, convention, self.loss, problem,
+            pending = start_thread(lambda: call(self.fn, convention, self.loss, problem,
                                                  self.dtype))
-            return _thread_result(pending, time.monotonic() + self.time_limit, self.time_limit)
+            return thread_result(pending, time.monotonic() + self.time_limit, self.time_limit)
         deadline = self._started + self.time_limit
         try:
             return self._child.result(deadline, self.time_limit)
@@ -147,7 +147,7 @@ def _can_fork() -> bool:
         return True
 
 
-def _start_thread(task: Callable[[], Output]):
+def start_thread(task: Callable[[], Output]):
     """``task()`` started on a thread of its own: ``(done, outcome)``, a lock released when it
     ends and a list that gets the result or the exception.  A bare thread (``_thread``): no
     handshake at its start, and nothing waits for it at exit if it never ends."""
@@ -158,7 +158,7 @@ def _start_thread(task: Callable[[], Output]):
     def run() -> None:
         try:
             outcome.append(task())
-        except BaseException as error:  # reported by _thread_result, on the caller's thread
+        except BaseException as error:  # reported by thread_result, on the caller's thread
             outcome.append(error)
         finally:
             done.release()
@@ -167,7 +167,7 @@ def _start_thread(task: Callable[[], Output]):
     return done, outcome
 
 
-def _thread_result(pending, deadline: float, seconds: float) -> Output:
+def thread_result(pending, deadline: float, seconds: float) -> Output:
     done, outcome = pending
     remaining = max(0.0, deadline - time.monotonic())
     if not done.acquire(timeout=-1 if math.isinf(remaining) else remaining):

@@ -51,7 +51,7 @@ from derive.document.check import DocumentCheck, check
 from derive.document.declare import Document, read_document
 from derive.document.source import DocumentError, Source, read_source
 from derive.oracle.batch import BINARY_LABELS, CLASS_LABELS, REAL_TARGETS, BatchLoss
-from derive.oracle.proof import AllSizesProof, _linear_lemmas, _mean_lemma, prove_lemma
+from derive.oracle.proof import AllSizesProof, linear_lemmas, mean_lemma, prove_lemma
 
 #: Most classes of a document oracle: its sensitivity costs 2 K evaluations of the gradient.
 MAX_CLASSES = 256
@@ -703,7 +703,7 @@ def chain_proof(one_score: bool) -> AllSizesProof:
     >>> chain_proof(True).proven
     True
     """
-    lemmas = _linear_lemmas(classes=not one_score) + (_mean_lemma(),)
+    lemmas = linear_lemmas(classes=not one_score) + (mean_lemma(),)
     return AllSizesProof("document", tuple(prove_lemma(lemma) for lemma in lemmas),
                          r"\frac{\partial L}{\partial W} = \frac{1}{N} X^T G + 2\, \mathrm{reg}\, W")
 

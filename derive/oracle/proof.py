@@ -419,7 +419,7 @@ def _mse_lemmas() -> tuple[Lemma, ...]:
     )
 
 
-def _mean_lemma() -> Lemma:
+def mean_lemma() -> Lemma:
     return Lemma(
         "mean-over-samples",
         r"\frac{\partial}{\partial \theta} \frac{1}{N} \sum_{i=0}^{N-1} \ell_i(\theta)"
@@ -429,7 +429,7 @@ def _mean_lemma() -> Lemma:
     )
 
 
-def _linear_lemmas(classes: bool) -> tuple[Lemma, ...]:
+def linear_lemmas(classes: bool) -> tuple[Lemma, ...]:
     """The linear layer (by the weights, by the bias) and the L2 term; with ``classes`` the
     chain rule's contractions over the K scores too."""
     if not classes:
@@ -503,8 +503,8 @@ def lemmas(loss: str) -> tuple[Lemma, ...]:
     entry(loss)  # UnknownLossError for a name the catalog does not know
     if loss not in _PER_SAMPLE:
         raise ValueError(f"{loss!r} has no all-sizes proof; these do: {', '.join(LOSSES_PROVEN_FOR_EVERY_SIZE)}")
-    return _PER_SAMPLE[loss]() + _linear_lemmas(classes=loss in ("softmax-cross-entropy", "multiclass-svm")) \
-        + (_mean_lemma(),)
+    return _PER_SAMPLE[loss]() + linear_lemmas(classes=loss in ("softmax-cross-entropy", "multiclass-svm")) \
+        + (mean_lemma(),)
 
 
 def conclusion(loss: str) -> str:

@@ -36,10 +36,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from checks.tolerances import TOLERANCE_CAP
-from derive.implementation.check import CORRECT, CRASHED, IMPRECISE, UNPROVEN, UNSTABLE, WRONG
-from derive.implementation.check import DEFAULT_TIME_LIMIT, _name, _require_torch, _time_limit
+from derive.implementation.check import (
+    CORRECT, CRASHED, DEFAULT_TIME_LIMIT, IMPRECISE, UNPROVEN, UNSTABLE, WRONG, checked_time_limit,
+    function_name, require_torch,
+)
 from derive.implementation.conventions import UserCodeError
-from derive.implementation.isolation import _start_thread, _thread_result
+from derive.implementation.isolation import start_thread, thread_result
 from derive.implementation.judge import Comparison, compare
 from derive.implementation.lm import conventions as lm_conventions
 from derive.implementation.lm.conventions import FUSED, LMConvention, LMOutput, infer_convention
@@ -162,9 +164,9 @@ def check_lm_implementation(
     """
     started = time.perf_counter()
     say = progress or (lambda line: None)
-    _require_torch()
+    require_torch()
     lm_conventions.torch_dtype(dtype)
-    time_limit = _time_limit(time_limit)
+    time_limit = checked_time_limit(time_limit)
     convention = infer_convention(fn, kind)
     sizes = _sizes(convention.kind, samples, hidden, vocab)
     declared = dict(reduction=reduction, ignore_index=ignore_index,
@@ -175,7 +177,7 @@ def check_lm_implementation(
         plan.append(replace(plan[0], bias=False))
     bias_keyword = (lm_conventions.bias_name(fn) if convention.bias
                     and convention.parameters is None else None)
-    name = _name(fn)
+    name = function_name(fn)
     inferred = _inferred(convention, declared)
     if convention.kind == FUSED and sizes["samples"] * sizes["vocab"] * sizes["hidden"] \
             > FULL_GRADIENT_WORK:
@@ -204,10 +206,10 @@ def check_lm_implementation(
         if called.kind == FUSED:
             arrays.update(_judged_subsets(sizes, arrays["target"], seed, index))
         options = _call_options(combination, arrays)
-        pending = _start_thread(lambda: lm_conventions.call(
+        pending = start_thread(lambda: lm_conventions.call(
             fn, called, arrays, options, dtype, bias_keyword))
         try:
-            output = _thread_result(pending, time.monotonic() + time_limit, time_limit)
+            output = thread_result(pending, time.monotonic() + time_limit, time_limit)
         except UserCodeError as error:
             return report(CRASHED, Mistake("crashed", f"{name} {error}"))
         output = _restricted(output, arrays)

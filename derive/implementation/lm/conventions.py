@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from derive.implementation.conventions import ConventionError, UserCodeError, _line, _run
+from derive.implementation.conventions import ConventionError, UserCodeError, error_line, run_user_code
 
 LOGITS, FUSED = "logits", "fused-linear"
 #: Parameter names recognised for each option (the first is derive's name for it).
@@ -226,7 +226,7 @@ def call(fn, convention: LMConvention, arrays: dict, options: dict, dtype: str,
             keywords[bias_keyword] = inputs["bias"]
     before = {name: tensor.detach().clone() for name, tensor in inputs.items()}
     before["target"] = target.clone()
-    result = _run(fn, positional, keywords)
+    result = run_user_code(fn, positional, keywords)
     upstream = torch.tensor(arrays["upstream"], dtype=kind)
     if isinstance(result, (tuple, list)) and len(result) == 2:
         loss, gradients = _explicit(result, convention)
@@ -258,7 +258,7 @@ def _call_module(module, convention: LMConvention, inputs: dict, target, attribu
     try:
         for name, value in attributes.items():
             setattr(module, name, value)
-        result = _run(lambda: functional_call(module, held, (first, target)), [], {})
+        result = run_user_code(lambda: functional_call(module, held, (first, target)), [], {})
     finally:
         for name, value in saved.items():
             setattr(module, name, value)
@@ -288,7 +288,7 @@ def _backward(loss, upstream) -> None:
     try:
         loss.reshape(upstream.shape).backward(upstream.to(loss.dtype))
     except BaseException as error:  # the user's graph: any failure of backward is theirs
-        raise UserCodeError(f"loss.backward() raised {type(error).__name__}: {_line(error)}") from None
+        raise UserCodeError(f"loss.backward() raised {type(error).__name__}: {error_line(error)}") from None
 
 
 def _explicit(result, convention: LMConvention):

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from checks.tolerances import IMPLEMENTATION
-from derive.oracle.lm.exact import _counted, _target_weights, as_array
+from derive.oracle.lm.exact import as_array, counted_tokens, token_weights
 from derive.oracle.lm.options import LMOptions
 
 #: lambda of the probabilistic bound (failure probability 2 n e^{-72} per sum of n terms).
@@ -152,8 +152,8 @@ class Magnitudes:
     @classmethod
     def _of(cls, n, width, vocabulary, mu, target, options, upstream) -> Magnitudes:
         target = np.asarray(as_array(target) if hasattr(target, "detach") else target)
-        counted = _counted(target, options)
-        denominator = math.fsum(_target_weights(target, counted, options))
+        counted = counted_tokens(target, options)
+        denominator = math.fsum(token_weights(target, counted, options))
         count = int(counted.sum())
         up = 1.0 if upstream is None else float(np.abs(as_array(upstream)).max())
         if options.reduction == "mean":

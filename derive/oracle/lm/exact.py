@@ -289,8 +289,8 @@ class _Scales:
     @classmethod
     def of(cls, target, options: LMOptions, upstream, vocabulary: int) -> _Scales:
         n = len(target)
-        counted = _counted(target, options)
-        target_weights = _target_weights(target, counted, options)
+        counted = counted_tokens(target, options)
+        target_weights = token_weights(target, counted, options)
         denominator = math.fsum(target_weights)
         count = int(counted.sum())
         if options.reduction == "none":
@@ -328,7 +328,7 @@ def _targets(target, shape, options: LMOptions) -> np.ndarray:
     target = np.asarray(as_array(target) if hasattr(target, "detach") else target)
     if target.shape != (n,) or not np.issubdtype(target.dtype, np.integer):
         raise ValueError(f"target must be {n} integers, not {target.dtype} of shape {target.shape}")
-    counted = _counted(target, options)
+    counted = counted_tokens(target, options)
     bad = counted & ((target < 0) | (target >= vocabulary))
     if bad.any():
         raise ValueError(f"target {int(target[bad][0])} is outside 0..{vocabulary - 1} and is not "
@@ -336,13 +336,13 @@ def _targets(target, shape, options: LMOptions) -> np.ndarray:
     return target.astype(np.int64)
 
 
-def _counted(target, options: LMOptions) -> np.ndarray:
+def counted_tokens(target, options: LMOptions) -> np.ndarray:
     if options.ignore_index is None:
         return np.ones(len(target), dtype=bool)
     return target != options.ignore_index
 
 
-def _target_weights(target, counted, options: LMOptions) -> np.ndarray:
+def token_weights(target, counted, options: LMOptions) -> np.ndarray:
     if options.class_weights is None:
         return counted.astype(np.float64)
     return np.where(counted, options.class_weights[np.where(counted, target, 0)], 0.0)
@@ -397,7 +397,7 @@ def _token_chunk(logits, target, loss_scale, z_scale, options: LMOptions, entry=
     ``bounds.token_entry_bounds`` (else None).  Overwrites ``logits`` (float64, T x V)."""
     rows = np.arange(len(logits))
     vocabulary = logits.shape[1]
-    counted = _counted(target, options)
+    counted = counted_tokens(target, options)
     label = np.where(counted, target, 0)
     derivative = None
     if options.softcap is not None:
