@@ -4,8 +4,10 @@
 document of the catalog); ``derive check FILE...`` checks derivation documents;
 ``derive list`` names the catalog; ``derive docs ...`` writes the documentation
 and lists the files written; ``derive check-impl FILE.py:FUNCTION`` judges a
-user's implementation of a loss and its gradient; ``derive --loss NAME
---all-sizes`` prints the proof, for every size, of the closed form it is judged by.
+user's implementation of a loss and its gradient; ``derive check-accum
+FILE.py:STEP`` judges a gradient-accumulation step against the full batch's
+gradient; ``derive --loss NAME --all-sizes`` prints the proof, for every size, of
+the closed form it is judged by.
 
 Every command returns its whole standard output as one text, and :func:`run`
 writes it in one place; every error, whatever the command, is raised as a
@@ -106,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         "with SymPy and print it as LaTeX; with --loss, any loss of the catalog.",
         epilog="Other commands: 'derive check FILE...' checks your own derivation written in "
         "Markdown and LaTeX; 'derive check-impl FILE.py:FUNCTION' judges your code's loss and "
-        "gradient; 'derive list' names the catalog; 'derive docs' writes the "
+        "gradient; 'derive check-accum FILE.py:STEP' a gradient-accumulation step; "
+        "'derive list' names the catalog; 'derive docs' writes the "
         "documentation. Each has --help. " + STATUS_HELP,
     )
     parser.add_argument(
@@ -233,6 +236,9 @@ def build_check_impl_parser() -> argparse.ArgumentParser:
     parser.add_argument("--time-limit", type=_seconds, default=None, metavar="S",
                         help="seconds the import and each call of the function may take; past "
                         "them it is 'crashed' (default 60)")
+    parser.add_argument("--max-memory", type=_number, default=None, metavar="GiB",
+                        help="the memory the check itself may hold; larger sizes are refused "
+                        "(default half of this machine's physical memory)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="output format (default text; json's schema is in the README)")
     _add_lm_arguments(parser)
@@ -264,6 +270,60 @@ def _add_lm_arguments(parser: argparse.ArgumentParser) -> None:
                        help="z-loss weight, z logsumexp^2 (default 0.05 where taken)")
     group.add_argument("--softcap", type=_number, default=None, metavar="C",
                        help="logit softcap, C tanh(s / C) (default 5 where taken)")
+    group.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                       help="where the function's tensors are made (default cpu; cuda needs a "
+                       "GPU on this machine)")
+
+
+def build_check_accum_parser() -> argparse.ArgumentParser:
+    from derive.implementation.lm.accumulation import DEFAULT_MICRO_BATCHES, DEFAULT_SIZES
+
+    parser = _Parser(
+        prog="derive check-accum",
+        description="Judge a gradient-accumulation step (PyTorch): step(model, micro_batches) "
+        "gets model = torch.nn.Linear(H, V) and a list of (inputs, targets) micro-batches with "
+        "unequal numbers of non-ignored tokens, and must leave the full batch's gradient in "
+        "model.weight.grad and model.bias.grad (it may return the loss it would log). Compared "
+        "entry by entry with the exact gradient of the full batch, within tolerances derived "
+        "for --dtype; names the per-micro-batch mean (the Hugging Face bug), the number of "
+        "micro-batches missing, dividing twice by the token count, gradients zeroed inside the "
+        "loop, ignored tokens counted. NOTE: this imports FILE.py and calls your function, so "
+        "it runs your code; the calls run on a thread of this process, each within "
+        "--time-limit seconds.",
+        epilog="Exit status: 0 correct, 1 wrong, numerically unstable or crashed, 2 bad input "
+        "(no such file or function, bad options, an import that fails or overruns), 3 output "
+        "not written, 130 interrupted (Ctrl-C), 141 standard output closed early, silently.",
+    )
+    parser.add_argument("target", metavar="FILE.py:STEP", help="the step to judge")
+    parser.add_argument("--samples", "-N", type=_integer, default=None, metavar="N",
+                        help=f"tokens of all micro-batches together (default "
+                        f"{DEFAULT_SIZES['samples']})")
+    parser.add_argument("--hidden", "-H", type=_integer, default=None, metavar="H",
+                        help=f"the model's input size (default {DEFAULT_SIZES['hidden']})")
+    parser.add_argument("--vocab", "-V", type=_integer, default=None, metavar="V",
+                        help=f"vocabulary size (default {DEFAULT_SIZES['vocab']})")
+    parser.add_argument("--micro-batches", "-M", type=_integer, default=DEFAULT_MICRO_BATCHES,
+                        metavar="M", help=f"micro-batches (default {DEFAULT_MICRO_BATCHES})")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16", "float64"),
+                        default="float32", help="the model's and inputs' dtype (default float32)")
+    parser.add_argument("--reduction", choices=("mean", "sum"), default=None,
+                        help="mean over the non-ignored tokens of all micro-batches, or their "
+                        "sum (default mean; passed when the step takes reduction)")
+    parser.add_argument("--ignore-index", type=_integer, default=None, metavar="I",
+                        help="the ignored target id (default -100; a step that takes "
+                        "ignore_index is also judged with 0, a pad id)")
+    parser.add_argument("--seed", type=_seed, default=0, metavar="S",
+                        help="seed of the random inputs (default 0)")
+    parser.add_argument("--time-limit", type=_seconds, default=None, metavar="S",
+                        help="seconds the import and each call of the step may take; past them "
+                        "it is 'crashed' (default 60)")
+    parser.add_argument("--max-memory", type=_number, default=None, metavar="GiB",
+                        help="the memory the check itself may hold; larger sizes are refused "
+                        "(default half of this machine's physical memory)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="output format (default text; json's schema is in "
+                        "derive/report/accumulation.py)")
+    return parser
 
 
 def _assignment(text: str) -> tuple[str, float]:
@@ -332,7 +392,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     command: Callable[[list[str]], tuple[str, int]]
-    commands = {"docs": _docs, "check": _check, "check-impl": _check_impl, "list": _list}
+    commands = {"docs": _docs, "check": _check, "check-impl": _check_impl,
+                "check-accum": _check_accum, "list": _list}
     if argv[:1] and argv[0] in commands:
         prog, command, argv = f"derive {argv[0]}", commands[argv[0]], argv[1:]
     else:
@@ -447,11 +508,8 @@ def _all_sizes(args) -> tuple[str, int]:
 
 def _check_impl(argv: list[str]) -> tuple[str, int]:
     """``derive check-impl``: load the function, judge it, print the report."""
-    from derive.catalog import UnknownLossError
     from derive.implementation import check_implementation
     from derive.implementation.check import DEFAULT_TIME_LIMIT
-    from derive.implementation.conventions import ConventionError
-    from derive.implementation.loader import LoadError, load_function, stdout_to_stderr
     from derive.report.implementation import implementation_json, implementation_text
 
     args = _arguments(build_check_impl_parser(), argv)
@@ -463,28 +521,35 @@ def _check_impl(argv: list[str]) -> tuple[str, int]:
     if args.dtype not in (None, "float64", "float32"):
         raise CommandError(f"argument --dtype: invalid choice: {args.dtype!r} (float64 or "
                            f"float32; bfloat16 and float16 with --loss {LM_LOSS})", EXIT_BAD_INPUT)
+    return _judged(args, time_limit, lambda fn: check_implementation(
+        fn, args.loss, samples=args.samples, features=args.features, classes=args.classes,
+        reg=args.reg, dtype=args.dtype or "float64", layout=args.layout, bias=args.bias,
+        framework=args.framework, weight_scale=args.weight_scale, trials=args.trials,
+        seed=args.seed, time_limit=time_limit, isolate=True, progress=progress, doc=args.doc,
+        values=_values(args.values), memory=args.max_memory),
+        implementation_json, implementation_text)
+
+
+def _judged(args, time_limit: float, judge, as_json, as_text) -> tuple[str, int]:
+    """Load ``args.target``, ``judge`` it and print the report (``as_json`` or ``as_text``):
+    what check-impl and check-accum share.  What the judged code prints, even to descriptor 1,
+    goes to stderr: stdout carries the report (or its JSON)."""
+    from derive.catalog import UnknownLossError
+    from derive.implementation.conventions import ConventionError
+    from derive.implementation.loader import LoadError, load_function, stdout_to_stderr
+
     try:
-        # What the judged code prints, even to descriptor 1, goes to stderr: stdout carries
-        # the report (or its JSON).
         with stdout_to_stderr():
-            fn = load_function(args.target, time_limit=time_limit)
-            report = check_implementation(
-                fn, args.loss, samples=args.samples, features=args.features,
-                classes=args.classes, reg=args.reg, dtype=args.dtype or "float64",
-                layout=args.layout,
-                bias=args.bias, framework=args.framework, weight_scale=args.weight_scale,
-                trials=args.trials, seed=args.seed, time_limit=time_limit, isolate=True,
-                progress=progress, doc=args.doc, values=_values(args.values))
+            report = judge(load_function(args.target, time_limit=time_limit))
     except (LoadError, ConventionError, UnknownLossError, ValueError) as error:
         raise CommandError(_message(error), EXIT_BAD_INPUT) from None
     except KeyboardInterrupt:  # Ctrl-C (the judged code's own ones are its verdict)
         raise CommandError("interrupted", 130) from None
     if args.format == "json":
-        text = json.dumps(implementation_json(report), indent=2)
+        text = json.dumps(as_json(report), indent=2)
     else:
-        text = implementation_text(report, source=args.target.rpartition(":")[0])
+        text = as_text(report, source=args.target.rpartition(":")[0])
     return text + "\n", EXIT_PROVEN if report.ok else EXIT_NOT_PROVEN
-
 
 LM_LOSS = "lm-cross-entropy"
 #: check-impl's options (and where argparse keeps them) that only the batch losses, and only the
@@ -494,7 +559,8 @@ _BATCH_OPTIONS = (("--features", "features"), ("--classes", "classes"), ("--reg"
                   ("--weight-scale", "weight_scale"), ("--doc", "doc"), ("--set", "values"))
 _LM_OPTIONS = (("--form", "form"), ("--hidden", "hidden"), ("--vocab", "vocab"),
                ("--reduction", "reduction"), ("--ignore-index", "ignore_index"),
-               ("--label-smoothing", "label_smoothing"), ("--z-loss", "z_loss"), ("--softcap", "softcap"))
+               ("--label-smoothing", "label_smoothing"), ("--z-loss", "z_loss"), ("--softcap", "softcap"),
+               ("--device", "device"))
 
 
 def _refuse_options(args, options, loss: str) -> None:
@@ -508,30 +574,32 @@ def _refuse_options(args, options, loss: str) -> None:
 
 def _check_impl_lm(args, progress, time_limit: float) -> tuple[str, int]:
     """``derive check-impl FILE.py:FN --loss lm-cross-entropy``: judge a language-model head."""
-    from derive.implementation.conventions import ConventionError
     from derive.implementation.lm import check_lm_implementation
-    from derive.implementation.loader import LoadError, load_function, stdout_to_stderr
     from derive.report.lm import lm_json, lm_text
 
     _refuse_options(args, _BATCH_OPTIONS, LM_LOSS)
-    try:
-        with stdout_to_stderr():
-            fn = load_function(args.target, time_limit=time_limit)
-            report = check_lm_implementation(
-                fn, kind=args.form, samples=args.samples, hidden=args.hidden, vocab=args.vocab,
-                dtype=args.dtype or "float32", reduction=args.reduction,
-                ignore_index=args.ignore_index, label_smoothing=args.label_smoothing,
-                z_loss=args.z_loss, softcap=args.softcap, seed=args.seed, time_limit=time_limit,
-                progress=progress)
-    except (LoadError, ConventionError, ValueError) as error:
-        raise CommandError(_message(error), EXIT_BAD_INPUT) from None
-    except KeyboardInterrupt:
-        raise CommandError("interrupted", 130) from None
-    if args.format == "json":
-        text = json.dumps(lm_json(report), indent=2)
-    else:
-        text = lm_text(report, source=args.target.rpartition(":")[0])
-    return text + "\n", EXIT_PROVEN if report.ok else EXIT_NOT_PROVEN
+    return _judged(args, time_limit, lambda fn: check_lm_implementation(
+        fn, kind=args.form, samples=args.samples, hidden=args.hidden, vocab=args.vocab,
+        dtype=args.dtype or "float32", reduction=args.reduction, ignore_index=args.ignore_index,
+        label_smoothing=args.label_smoothing, z_loss=args.z_loss, softcap=args.softcap,
+        seed=args.seed, time_limit=time_limit, memory=args.max_memory, progress=progress,
+        device=args.device or "cpu"), lm_json, lm_text)
+
+
+def _check_accum(argv: list[str]) -> tuple[str, int]:
+    """``derive check-accum FILE.py:STEP``: load the step, judge it, print the report."""
+    from derive.implementation.check import DEFAULT_TIME_LIMIT
+    from derive.implementation.lm import check_accumulation
+    from derive.report.accumulation import accumulation_json, accumulation_text
+
+    args = _arguments(build_check_accum_parser(), argv)
+    progress = _progress_for("derive check-accum")
+    time_limit = DEFAULT_TIME_LIMIT if args.time_limit is None else args.time_limit
+    return _judged(args, time_limit, lambda fn: check_accumulation(
+        fn, samples=args.samples, hidden=args.hidden, vocab=args.vocab,
+        micro_batches=args.micro_batches, dtype=args.dtype, reduction=args.reduction,
+        ignore_index=args.ignore_index, seed=args.seed, time_limit=time_limit,
+        memory=args.max_memory, progress=progress), accumulation_json, accumulation_text)
 
 
 def _values(pairs) -> dict[str, float]:

@@ -450,7 +450,16 @@ def test_signal_handlers_of_the_code_stay_with_it(tmp_path):
     assert {number: signal.getsignal(number) for number in before} == before
 
 
-def test_a_real_ctrl_c_stops_derive_and_its_child(tmp_path):
+@pytest.fixture
+def interruptible():
+    """SIGINT raising KeyboardInterrupt here, and not ignored by the children started: a shell
+    starts a background job (``pytest ... &``) with SIGINT ignored, and a child inherits that."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_real_ctrl_c_stops_derive_and_its_child(tmp_path, interruptible):
     source = write(tmp_path, """
         import time
         def f(W, X, y, reg):
@@ -465,6 +474,51 @@ def test_a_real_ctrl_c_stops_derive_and_its_child(tmp_path):
     assert (process.returncode, out, err) == (130, "", "derive check-impl: error: interrupted\n")
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # no child left behind
+
+
+def _ctrl_c_on_another_thread(after: float = 0.3) -> threading.Thread:
+    """A thread that, ``after`` seconds, has the kernel deliver SIGINT to itself: as a real
+    Ctrl-C may land on any thread of the process (NumPy's BLAS workers, torch's)."""
+    def interrupt():
+        time.sleep(after)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_ctrl_c_landing_on_another_thread_stops_waiting_for_a_thread(interruptible):
+    """The main thread's wait for the user's call is not interrupted by a signal another thread
+    took (POSIX allows it; Linux prefers the main thread, macOS need not); derive waits in
+    slices, so the KeyboardInterrupt comes, not the end of the time limit."""
+    from derive.implementation.isolation import start_thread, thread_result
+
+    release = threading.Event()
+    pending = start_thread(lambda: release.wait(60))
+    _ctrl_c_on_another_thread()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            thread_result(pending, started + 60, 60)
+        assert time.monotonic() - started < 30  # not at the time limit: a liveness bound
+    finally:
+        release.set()
+
+
+def test_a_ctrl_c_landing_on_another_thread_stops_waiting_for_a_child(interruptible):
+    from derive.core import frames
+
+    read_end, write_end = os.pipe()
+    _ctrl_c_on_another_thread()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            frames.FrameReader(read_end).next_frame(60)
+        assert time.monotonic() - started < 30  # not at the deadline: a liveness bound
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 @pytest.mark.parametrize("without_fork", [False, True], ids=["default", "isolate-without-fork"])

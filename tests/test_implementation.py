@@ -22,7 +22,7 @@ import pytest
 import derive
 from derive import check_implementation
 from derive.catalog import UnknownLossError
-from derive.implementation.check import MAX_ENTRIES
+from derive.implementation.check import default_memory, require_memory, required_memory
 from derive.implementation.conventions import ConventionError
 from derive.implementation.loader import load_function
 from derive.oracle.batch import BATCH_LOSSES, Problem
@@ -472,21 +472,86 @@ def test_bad_reg(reg):
 
 
 @pytest.mark.parametrize("options", [
-    {"samples": MAX_ENTRIES + 1, "features": 1, "classes": 2},
-    {"samples": 10, "features": 2_000_001, "classes": 10},
+    {"samples": 20_000_001, "features": 1, "classes": 2, "memory": 1},
+    {"samples": 10, "features": 2_000_001, "classes": 10, "memory": 1},
     {"samples": 10**6, "features": 10**6},
     {"samples": 10**9, "features": 10**9, "classes": 10**9},
 ])
-def test_sizes_over_max_entries_are_refused_before_allocating(options):
+def test_sizes_needing_more_memory_than_the_limit_are_refused_before_allocating(options):
     started = time.perf_counter()
-    refused(ValueError, f"must each be at most {MAX_ENTRIES:,} numbers", **options)
+    error = refused(ValueError, r"^the check needs about [0-9.e+]+ GiB of memory at N = \d+, "
+                    r"D = \d+, K = \d+, 3 trials, more than its limit of [0-9.]+ GiB", **options)
+    assert len(str(error).splitlines()) == 1
+    assert ("(memory=, --max-memory)" if "memory" in options
+            else "the default: 0.5 of this machine's memory") in str(error)
     assert time.perf_counter() - started < 0.5
 
 
+def test_the_memory_needed_grows_with_the_trials_that_keep_their_inputs():
+    sizes = {"samples": 10**6, "features": 20, "classes": 2}
+    refused(ValueError, r"needs about 0.999 GiB .* 3 trials, more than its limit of 0.9 GiB",
+            memory=0.9, **sizes)
+    assert required_memory(sizes, trials=1) < 0.9 * 2**30 < required_memory(sizes, trials=3)
+    require_memory(required_memory(sizes, trials=1), 0.9, "")  # accepted
+
+
+def test_a_size_the_old_entry_cap_refused_is_accepted_under_the_limit():
+    # N x K = 3.2e7 numbers was over the 2e7-entry cap; it needs about 1.5 GiB
+    sizes = {"samples": 1000, "features": 10, "classes": 32_000}
+    needed = required_memory(sizes)
+    assert 1.4 * 2**30 < needed < 1.6 * 2**30
+    require_memory(needed, 2, "")  # accepted: no error
+    with pytest.raises(ValueError, match="more than its limit of 1 GiB"):
+        require_memory(needed, 1, "")
+
+
+def test_the_default_limit_is_half_the_machine_memory():
+    pages = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert default_memory() == pytest.approx(pages / 2 / 2**30)
+
+
+@pytest.mark.parametrize("memory", [0, -1, True, "1", float("inf"), float("nan")])
+def test_bad_memory(memory):
+    refused(ValueError, "memory must be a number of GiB > 0", memory=memory)
+
+
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
-def test_numpy_integer_sizes_cannot_overflow_the_max_entries_guard():
-    refused(ValueError, f"must each be at most {MAX_ENTRIES:,} numbers",
-            samples=np.int64(2**62), features=4)
+def test_numpy_integer_sizes_cannot_overflow_the_memory_guard():
+    refused(ValueError, "the check needs about", samples=np.int64(2**62), features=4)
+
+
+def test_the_cli_refuses_over_max_memory_in_one_line(capsys):
+    from derive.cli import run
+
+    status = run(["check-impl", f"{IMPL / 'softmax.py'}:softmax_loss_vectorized", "-N", "100000",
+                  "-D", "3000", "--max-memory", "2"])
+    error = capsys.readouterr().err
+    assert status == 2 and len(error.splitlines()) == 1
+    assert "the check needs about 13.5 GiB of memory at N = 100000, D = 3000, K = 10, 3 trials, " \
+           "more than its limit of 2 GiB" in error
+
+
+def test_the_language_model_check_refuses_on_the_same_principle(capsys):
+    pytest.importorskip("torch")
+    from derive.cli import run
+    from derive.implementation.lm import check_lm_implementation
+    from derive.implementation.lm.check import required_memory as lm_memory
+
+    calls = []
+
+    def head(hidden, weight, target):
+        calls.append(1)
+
+    llama = {"samples": 512, "hidden": 2048, "vocab": 128_256}
+    with pytest.raises(ValueError, match=r"^the check needs about 7.94 GiB of memory at N = 512, "
+                       r"H = 2048, V = 128256, more than its limit of 4 GiB"):
+        check_lm_implementation(head, memory=4, **llama)
+    assert calls == []
+    require_memory(lm_memory("fused-linear", llama), 8, "")  # the Llama-3 head fits in 8 GiB
+    status = run(["check-impl", f"{ROOT / 'examples' / 'llm' / 'plain.py'}:cross_entropy", "--loss",
+                  "lm-cross-entropy", "-N", "100000", "-V", "128256", "--max-memory", "64"])
+    error = capsys.readouterr().err
+    assert status == 2 and "needs about 861 GiB of memory at N = 100000, V = 128256" in error
 
 
 @pytest.mark.parametrize("trials", [0, -1, 101, True, 2.0])

@@ -28,6 +28,7 @@ PRESENTATION = {
     ("derive.document.check", "derive.report.document"),
     ("derive.implementation.check", "derive.report.implementation"),
     ("derive.implementation.lm.check", "derive.report.lm"),
+    ("derive.implementation.lm.accumulation", "derive.report.accumulation"),
 }
 
 

@@ -84,11 +84,61 @@ def test_each_planted_mistake_is_caught_in_bfloat16(function, mistake, bfloat16_
     verdict (its error against plain bfloat16 PyTorch's) shows it: never exit status 0."""
     report = judge(f"mistakes.py:{function}", "bfloat16", **bfloat16_options)
     assert not report.ok, lm_text(report)
-    if report.verdict == "wrong":
-        assert report.mistake == mistake, lm_text(report)
-    else:
-        assert report.verdict == "correct" and report.as_accurate_as_pytorch is False
-        assert "NOT as accurate as plain PyTorch" in lm_text(report)
+    assert (report.verdict, report.mistake) == ("wrong", mistake), lm_text(report)
+
+
+@pytest.mark.parametrize("function, mistake, bfloat16_options", MISTAKES)
+def test_each_planted_mistake_is_named_in_bfloat16_at_the_default_sizes(function, mistake,
+                                                                         bfloat16_options):
+    """At N = 16, V = 40 bfloat16's rounding hides eps/(V-1) and the z-loss factor; the same
+    function judged again in float32 (the formula check) names them, and says so."""
+    report = check_lm_implementation(example(f"mistakes.py:{function}"), dtype="bfloat16")
+    assert (report.verdict, report.mistake) == ("wrong", mistake), lm_text(report)
+    if report.formula is not None:
+        assert report.formula.dtype == "float32" and report.formula.mistake == mistake
+        assert "seen when judged in float32 at N = 16, V = 40" in report.explanation
+
+
+def test_the_formula_check_is_shown_and_in_the_json():
+    report = judge("plain.py:cross_entropy", "bfloat16")
+    assert report.ok
+    assert report.formula.verdict == "correct" and report.formula.dtype == "float32"
+    assert "inferred   formula: also judged in float32 at N = 12, V = 8 (bfloat16's rounding " \
+           "can hide a formula mistake): correct" in lm_text(report)
+    assert lm_json(report)["formula"] == {"dtype": "float32", "verdict": "correct",
+                                          "mistake": None,
+                                          "sizes": {"samples": 12, "hidden": None, "vocab": 8}}
+    assert lm_json(judge("plain.py:cross_entropy", "float32"))["formula"] is None
+
+
+def test_a_kernel_that_runs_in_bfloat16_only_keeps_its_verdict():
+    """The formula check is evidence only where it names a mistake: a function that refuses
+    float32 inputs is judged by its bfloat16 check, and the report says what float32 gave."""
+    def bfloat16_only(logits, target):
+        if logits.dtype != torch.bfloat16:
+            raise TypeError("this kernel takes bfloat16")
+        return F.cross_entropy(logits, target)
+
+    report = check_lm_implementation(bfloat16_only, dtype="bfloat16", samples=8, vocab=10)
+    assert report.ok and report.verdict == "correct"
+    assert report.formula.verdict == "crashed"
+    assert any(line.endswith("): crashed") for line in report.inferred)
+
+
+def test_a_baseline_that_overflows_is_left_out_not_counted_as_agreement():
+    """float16's plain cross-entropy sums the smoothing term of V = 8000 classes past 65504:
+    PyTorch's loss is inf there, so that output has no baseline (a note says so), and the
+    function's ratio comes from its gradient alone."""
+    def upcast(logits, target):
+        return F.cross_entropy(logits.float(), target, reduction="sum",
+                               label_smoothing=0.1).to(logits.dtype)
+
+    report = check_lm_implementation(upcast, dtype="float16", samples=4, vocab=8000,
+                                     reduction="sum", label_smoothing=0.1)
+    assert report.ok, lm_text(report)
+    assert report.trials[0].note == "no baseline for loss: plain PyTorch in float16 gave inf or " \
+                                    "NaN there"
+    assert report.baseline_ratio is not None and report.baseline_ratio <= 16
 
 
 @pytest.mark.parametrize("function", ["upstream_ignored", "upstream_first_entry",

@@ -1,8 +1,8 @@
 """Regenerate (or, with --check, verify) the README's example outputs.
 
 Each block between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in README.md is the
-real output of its command (:data:`EXAMPLES`); CI runs this script with ``--check`` and fails
-when the README is stale.
+real output of its command (:data:`EXAMPLES`), or the text of an example file the commands
+judge (:data:`SOURCES`); CI runs this script with ``--check`` and fails when the README is stale.
 """
 
 from __future__ import annotations
@@ -18,10 +18,18 @@ EXAMPLES = {
     "example": ["derive", "--classes", "3"],
     "check-example": ["derive", "check", "examples/softmax-homework.md"],
     "check-impl-example": ["derive", "check-impl", "examples/impl/softmax_mistakes.py:missing_mean"],
+    "check-impl-lm-example": ["derive", "check-impl", "examples/llm/plain.py:cross_entropy",
+                              "--loss", "lm-cross-entropy", "--reduction", "none"],
 }
+#: Marker name -> the example file (from the repository root) whose code the block shows.
+SOURCES = {"check-impl-lm-source": "examples/llm/plain.py"}
 
 
 def generated_block(name: str) -> str:
+    if name in SOURCES:
+        code = (ROOT / SOURCES[name]).read_text()
+        # ```py: the README's one ```python block is the library snippet tests/test_readme.py runs
+        return f"<!-- {name}:start -->\n```py\n{code}```\n<!-- {name}:end -->"
     command = EXAMPLES[name]
     output = subprocess.run(
         [sys.executable, "-m", "derive", *command[1:]], capture_output=True, text=True, cwd=ROOT
@@ -30,7 +38,7 @@ def generated_block(name: str) -> str:
 
 
 def regenerated(text: str) -> str:
-    for name in EXAMPLES:
+    for name in [*EXAMPLES, *SOURCES]:
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
         head, rest = text.split(start, 1)
         _, tail = rest.split(end, 1)

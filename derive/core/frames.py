@@ -4,7 +4,7 @@ Both the verifier's worker (:mod:`derive.core.budget`) and the child that runs a
 (:mod:`derive.implementation.isolation`) talk to their parent this way.  Waiting uses ``poll``,
 which has no ``FD_SETSIZE`` limit (``select`` raises ``ValueError`` for a descriptor numbered 1024
 or more, so a caller with many open files could not wait), in slices of at most
-:data:`MAX_WAIT_SLICE` seconds, so that any deadline, however far (``1e10``, ``math.inf``), is a
+:data:`WAIT_SLICE` seconds, so that any deadline, however far (``1e10``, ``math.inf``), is a
 valid timeout.
 
 Examples
@@ -31,9 +31,14 @@ import select
 import struct
 import time
 
-#: Longest single wait, in seconds: far deadlines are waited for slice by slice (``poll`` takes
-#: milliseconds as a C int, about 24 days at most).
-MAX_WAIT_SLICE = 3600.0
+#: Longest single wait, in seconds.  POSIX lets the kernel deliver a signal sent to the process
+#: (Ctrl-C) to any of its threads that does not block it (Linux picks the main thread when it
+#: can; other systems, macOS among them, need not): one taken by another thread (NumPy's BLAS
+#: workers, torch's) does not interrupt this thread's ``poll``, and Python raises its
+#: ``KeyboardInterrupt`` here only when the wait returns.  Waiting in slices this short makes a
+#: Ctrl-C act within a tenth of a second whichever thread took it; far deadlines (``1e10``,
+#: ``math.inf``; ``poll`` takes milliseconds as a C int) are waited for slice by slice.
+WAIT_SLICE = 0.1
 
 #: What :meth:`FrameReader.next_frame` returns when no frame came in time.
 TIMEOUT = object()
@@ -81,7 +86,7 @@ class FrameReader:
                     del self.buffer[:_HEADER.size + length]
                     return frame
             remaining = max(0.0, deadline - time.monotonic())
-            if not readable(self.fd, min(remaining, MAX_WAIT_SLICE)):
+            if not readable(self.fd, min(remaining, WAIT_SLICE)):
                 if remaining <= 0:
                     return TIMEOUT
                 continue  # the slice ran out: look at the deadline again

@@ -169,9 +169,11 @@ def start_thread(task: Callable[[], Output]):
 
 def thread_result(pending, deadline: float, seconds: float) -> Output:
     done, outcome = pending
-    remaining = max(0.0, deadline - time.monotonic())
-    if not done.acquire(timeout=-1 if math.isinf(remaining) else remaining):
-        raise Stopped(_overran(seconds))
+    # In slices (frames.WAIT_SLICE says why): a Ctrl-C the kernel gave another thread (torch's,
+    # BLAS's) does not interrupt this wait, and Python raises it only when the wait returns.
+    while not done.acquire(timeout=min(frames.WAIT_SLICE, max(0.0, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline:
+            raise Stopped(_overran(seconds))
     if isinstance(outcome[0], UserCodeError):
         raise outcome[0]
     if isinstance(outcome[0], BaseException):

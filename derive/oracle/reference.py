@@ -73,13 +73,41 @@ def spot_check(loss: BatchLoss, problem: Problem, exact: Exact, seed: int = 0) -
         column = scores_gradient[:, k] if k is not None else scores_gradient
         weight = problem.weights[a, k] if k is not None else problem.weights[a]
         with mpmath.workdps(REFERENCE_DIGITS):
-            total = mpmath.fsum(mpmath.mpf(float(x)) * mpmath.mpf(float(g))
-                                for x, g in zip(problem.X[:, a], column))
+            total = exact_dot(problem.X[:, a], column)
             value = total / n + 2 * mpmath.mpf(problem.reg) * mpmath.mpf(float(weight))
             scale = (np.abs(problem.X[:, a]) @ np.abs(column)) / n + 2 * problem.reg * abs(weight)
             error = abs(mpmath.mpf(float(exact.weights[entry])) - value)
         worst = max(worst, _no_nan(float(error) / max(float(scale), np.finfo(np.float64).tiny)))
     return SpotCheck(tuple(samples), tuple(entries), worst, IMPLEMENTATION["oracle spot check"].value)
+
+
+def exact_dot(a, b) -> mpmath.mpf:
+    """``sum(a_i b_i)`` of two float64 vectors, exactly: each float is an integer times a power
+    of two, so each product is one too; the products are summed as Python integers at the
+    smallest exponent and the sum made an mpf by a shift (exact at any precision, and some 20
+    times faster than ``mpmath.fsum`` of mpf products).
+
+    Examples
+    --------
+    >>> exact_dot([1e16, 1.0, -1e16], [1.0, 0.5, 1.0]) == mpmath.mpf(0.5)
+    True
+    >>> mpmath.isnan(exact_dot([1.0, float("inf")], [1.0, 0.0]))
+    True
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return mpmath.mpf("nan")  # never agreement (the caller's _no_nan)
+    fractions_a, exponents_a = np.frexp(a)
+    fractions_b, exponents_b = np.frexp(b)
+    mantissas_a = (fractions_a * 2.0**53).astype(np.int64).tolist()  # exact: 53-bit integers
+    mantissas_b = (fractions_b * 2.0**53).astype(np.int64).tolist()
+    exponents = (exponents_a.astype(np.int64) + exponents_b.astype(np.int64)).tolist()
+    if not exponents:
+        return mpmath.mpf(0)
+    lowest = min(exponents)
+    total = sum((x * y) << (e - lowest)
+                for x, y, e in zip(mantissas_a, mantissas_b, exponents))
+    return mpmath.ldexp(mpmath.mpf(total), lowest - 106)
 
 
 def _chosen_samples(exact: Exact, problem: Problem, rng: random.Random) -> list[int]:

@@ -49,12 +49,11 @@ Non-finite numbers (a NaN the function returned, an infinite error) are ``null``
 
 from __future__ import annotations
 
-import math
-
 from checks.tolerances import TOLERANCE_CAP
 from derive.implementation.check import (
     CORRECT, CRASHED, IMPRECISE, INCOMPLETE, UNPROVEN, UNSTABLE, WRONG, ImplementationReport,
 )
+from derive.report.comparison import comparison_json, finite, formatted
 
 SCHEMA = "derive.check-impl/1"
 
@@ -80,12 +79,12 @@ def implementation_text(report: ImplementationReport, source: str | None = None)
             for position, comparison in enumerate(trial.comparisons):
                 head = f"{label:<16} {trial.largest_score:>10.4g}" if position == 0 else " " * 27
                 lines.append(
-                    f"  {head}  {comparison.name:<6} {_number(comparison.relative_error):>10} "
-                    f"{_number(comparison.ulps, '.3g'):>9} {_number(comparison.worst_ratio, '.2g'):>9}"
+                    f"  {head}  {comparison.name:<6} {formatted(comparison.relative_error):>10} "
+                    f"{formatted(comparison.ulps, '.3g'):>9} {formatted(comparison.worst_ratio, '.2g'):>9}"
                     f"  {'ok' if comparison.ok else 'FAIL'}")
     coarse = max((c.resolution for t in report.trials for c in t.comparisons), default=0.0)
     if coarse >= TOLERANCE_CAP.value:
-        lines += ["", f"  note: here {report.dtype} resolves a value only to {_number(coarse, '.1e')} "
+        lines += ["", f"  note: here {report.dtype} resolves a value only to {formatted(coarse, '.1e')} "
                       f"of its size (the rounding bound of these sizes and scores): only gross "
                       f"mistakes can show; float64 or smaller D resolve more"]
     lines += ["", f"verdict: {_verdict(report)}"]
@@ -159,10 +158,6 @@ def _worst(report: ImplementationReport) -> str | None:
     return None
 
 
-def _number(value: float, spec: str = ".1e") -> str:
-    return format(value, spec) if math.isfinite(value) else ("inf" if value > 0 else "nan")
-
-
 def implementation_json(report: ImplementationReport) -> dict:
     """The report as the JSON object of the module docstring."""
     oracle = report.oracle
@@ -178,7 +173,7 @@ def implementation_json(report: ImplementationReport) -> dict:
         "sizes": dict(report.sizes),
         "dtype": report.dtype,
         "reg": report.reg,
-        "time_limit": _finite(report.time_limit),
+        "time_limit": finite(report.time_limit),
         "mutated_arguments": list(report.mutated),
         "unseen_classes": list(report.unseen_classes),
         "precision": report.precision,
@@ -186,7 +181,7 @@ def implementation_json(report: ImplementationReport) -> dict:
             "proven_for_every_size": oracle.proven_for_every_size,
             "proof_status": oracle.proof.status if oracle.proof else None,
             "lemmas": len(oracle.proof.results) if oracle.proof else 0,
-            "spot_check_error": _finite(max(spot)) if spot else None,
+            "spot_check_error": finite(max(spot)) if spot else None,
             "spot_check_ok": oracle.spot_checks_ok,
             "document": None if oracle.document is None else {
                 "path": oracle.document.path, "proven_for": oracle.document.proven_for,
@@ -197,27 +192,10 @@ def implementation_json(report: ImplementationReport) -> dict:
                 "kind": trial.kind,
                 "largest_score": trial.largest_score,
                 "samples": len(trial.problem.X),
-                "outputs": [
-                    {
-                        "name": c.name,
-                        "relative_error": _finite(c.relative_error),
-                        "ulps": _finite(c.ulps),
-                        "tolerance_ratio": _finite(c.worst_ratio),
-                        "worst_index": list(c.worst_index),
-                        "value": _finite(c.user_value),
-                        "exact": c.oracle_value,
-                        "tolerance": c.tolerance,
-                        "resolution": _finite(c.resolution),
-                        "ok": c.ok,
-                    }
-                    for c in trial.comparisons
-                ],
+                "outputs": [comparison_json(c) for c in trial.comparisons],
             }
             for trial in report.trials
         ],
         "seconds": report.seconds,
     }
 
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None

@@ -11,8 +11,8 @@ CHUNK = 16  # vocabulary entries per block of the online log-sum-exp
 
 def online_logsumexp(x, chunk=CHUNK):
     """log sum_j exp(x[:, j]), one block of columns at a time (never all of exp(x) at once)."""
-    running_max = torch.full(x.shape[:1], float("-inf"), dtype=x.dtype)
-    running_sum = torch.zeros(x.shape[:1], dtype=x.dtype)
+    running_max = torch.full(x.shape[:1], float("-inf"), dtype=x.dtype, device=x.device)
+    running_sum = torch.zeros(x.shape[:1], dtype=x.dtype, device=x.device)
     for start in range(0, x.shape[1], chunk):
         block = x[:, start:start + chunk]
         new_max = torch.maximum(running_max, block.max(dim=1).values)
@@ -56,7 +56,7 @@ def score_gradient(x, lse, safe, valid, label_smoothing, z_loss):
     """d loss_i / d x: softmax - smoothed one-hot + 2 z lse softmax; 0 for ignored tokens."""
     p = torch.exp(x - lse[:, None])
     grad = p * (1 + 2 * z_loss * lse[:, None]) - label_smoothing / x.shape[1]
-    grad[torch.arange(len(safe)), safe] -= 1 - label_smoothing
+    grad[torch.arange(len(safe), device=safe.device), safe] -= 1 - label_smoothing
     return grad * valid[:, None]
 
 

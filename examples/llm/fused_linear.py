@@ -21,7 +21,7 @@ class FusedLinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden, weight, bias, target, reduction, ignore_index, label_smoothing):
         valid = target != ignore_index
-        losses = torch.zeros(len(target))
+        losses = torch.zeros(len(target), device=hidden.device)
         for start in range(0, len(target), TOKENS):
             rows = slice(start, start + TOKENS)
             x = chunk_logits(hidden, weight, bias, rows)
@@ -36,9 +36,9 @@ class FusedLinearCrossEntropy(torch.autograd.Function):
         hidden, weight, bias, target, valid = ctx.saved_tensors
         reduction, label_smoothing = ctx.options
         scale = upstream_scale(grad_output.float(), valid, reduction)
-        grad_hidden = torch.zeros(hidden.shape)
-        grad_weight = torch.zeros(weight.shape)
-        grad_bias = None if bias is None else torch.zeros(bias.shape)
+        grad_hidden = torch.zeros(hidden.shape, device=hidden.device)
+        grad_weight = torch.zeros(weight.shape, device=weight.device)
+        grad_bias = None if bias is None else torch.zeros(bias.shape, device=bias.device)
         for start in range(0, len(target), TOKENS):
             rows = slice(start, start + TOKENS)
             x = chunk_logits(hidden, weight, bias, rows)

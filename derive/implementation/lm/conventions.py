@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,12 +183,14 @@ def _parameters(fn) -> list[inspect.Parameter]:
 @dataclass(frozen=True)
 class LMOutput:
     """What one call gave, in float64: the loss, the gradient of each differentiated input
-    (by name), and the inputs it changed in place."""
+    (by name; only the judged ``tokens`` and ``rows`` where the arrays name them), the inputs
+    it changed in place, and the seconds spent in the user's code (its call and backward)."""
 
     loss: np.ndarray
     gradients: dict
     mutated: tuple[str, ...]
     explicit: bool
+    seconds: float = 0.0
 
 
 def torch_dtype(name: str):
@@ -198,53 +201,120 @@ def torch_dtype(name: str):
     return getattr(torch, name)
 
 
+#: The devices the user's tensors may be put on.
+DEVICES = ("cpu", "cuda")
+
+
+def checked_device(device: str) -> str:
+    """``device`` when the user's tensors can be put there; ``ValueError`` (one line) when it
+    is not a device derive knows or not available on this machine.
+
+    Examples
+    --------
+    >>> checked_device("cpu")
+    'cpu'
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA is not available on this machine (use --device cpu)")
+    return device
+
+
 def call(fn, convention: LMConvention, arrays: dict, options: dict, dtype: str,
-         bias_keyword: str | None) -> LMOutput:
+         bias_keyword: str | None, device: str = "cpu") -> LMOutput:
     """Call ``fn`` on ``arrays`` (float64 NumPy: the tensors, ``target``, ``upstream`` and
-    ``class_weights``) as ``dtype`` tensors, with ``options`` (derive's names -> values) passed
-    under the function's names, and back-propagate ``upstream``.  ``UserCodeError`` when it
-    raises or returns something else than a loss."""
+    ``class_weights``) as ``dtype`` tensors on ``device``, with ``options`` (derive's names ->
+    values) passed under the function's names, and back-propagate ``upstream``.  The gradients
+    come back restricted to the judged ``arrays["tokens"]`` (hidden) and ``arrays["rows"]``
+    (weight, bias) where those are given.  ``UserCodeError`` when it raises or returns something
+    else than a loss."""
     import torch
 
     kind = torch_dtype(dtype)
-    inputs = {name: torch.tensor(arrays[name], dtype=kind).requires_grad_()
+    inputs = {name: torch.tensor(arrays[name], dtype=kind, device=device).requires_grad_()
               for name in convention.differentiated}
-    target = torch.tensor(arrays["target"], dtype=torch.int64)
+    target = torch.tensor(arrays["target"], dtype=torch.int64, device=device)
     keywords = {}
     for option, name in convention.options:
         value = options[option]
         if option == "class_weights" and value is not None:
-            value = torch.tensor(value, dtype=kind)
+            value = torch.tensor(value, dtype=kind, device=device)
         keywords[name] = value
     if convention.parameters is not None:
-        return _call_module(fn, convention, inputs, target, keywords, arrays["upstream"], kind)
+        return _call_module(fn, convention, inputs, target, keywords, arrays, kind)
     if convention.kind == LOGITS:
         positional = [inputs["logits"], target]
     else:
         positional = [inputs["hidden"], inputs["weight"], target]
         if convention.bias:
             keywords[bias_keyword] = inputs["bias"]
-    before = {name: tensor.detach().clone() for name, tensor in inputs.items()}
-    before["target"] = target.clone()
+    upstream = torch.tensor(arrays["upstream"], dtype=kind, device=device)
+    started = time.perf_counter()
     result = run_user_code(fn, positional, keywords)
-    upstream = torch.tensor(arrays["upstream"], dtype=kind)
     if isinstance(result, (tuple, list)) and len(result) == 2:
-        loss, gradients = _explicit(result, convention)
+        seconds = time.perf_counter() - started
+        loss, gradients = _explicit(result, convention, arrays)
         explicit = True
     else:
         loss = _loss_tensor(result, upstream.shape)
         _backward(loss, upstream)
-        gradients = {name: (np.zeros(tensor.shape) if tensor.grad is None
-                            else _float64(tensor.grad, name)) for name, tensor in inputs.items()}
+        seconds = time.perf_counter() - started
+        gradients = _gradients(inputs, arrays)
         explicit = False
-    current = dict(inputs, target=target)
-    mutated = tuple(name for name, tensor in current.items()
-                    if not torch.equal(tensor.detach(), before[name]))
-    return LMOutput(_float64(loss.detach(), "the loss"), gradients, mutated, explicit)
+    mutated = _changed(dict(inputs, target=target), arrays)
+    return LMOutput(_float64(loss.detach(), "the loss"), gradients, mutated, explicit, seconds)
+
+
+#: Rows of a tensor compared at a time with the array it was made from.
+_COMPARED_ROWS = 4096
+
+
+def _changed(tensors: dict, arrays: dict) -> tuple[str, ...]:
+    """The names of the ``tensors`` whose values are no longer the ``arrays`` they were made
+    from (exactly: each holds the dtype's numbers), compared a block of rows at a time, so no
+    copy of a V x H weight is kept."""
+    import torch
+
+    def same(tensor, array) -> bool:
+        tensor = tensor.detach()
+        if tensor.shape != array.shape:
+            return False
+        if tensor.ndim == 0:
+            return bool(tensor.double().cpu() == torch.from_numpy(np.asarray(array, float)))
+        return all(torch.equal(tensor[start:start + _COMPARED_ROWS].double().cpu(),
+                               torch.from_numpy(np.asarray(array[start:start + _COMPARED_ROWS],
+                                                           dtype=np.float64)))
+                   for start in range(0, len(tensor), _COMPARED_ROWS))
+
+    return tuple(name for name, tensor in tensors.items() if not same(tensor, arrays[name]))
+
+
+def _judged(gradient, name: str, arrays: dict):
+    """The entries of ``name``'s gradient that are judged: the rows of ``arrays["tokens"]``
+    (hidden) or ``arrays["rows"]`` (weight, bias) where given, else all of it."""
+    chosen = arrays.get("tokens" if name == "hidden" else "rows") \
+        if name in ("hidden", "weight", "bias") else None
+    if chosen is None or gradient.ndim == 0 or len(gradient) != len(arrays[name]):
+        return gradient  # a gradient of another shape is judged as it is (and fails)
+    import torch
+
+    return gradient[torch.as_tensor(chosen, device=gradient.device)]
+
+
+def _gradients(inputs: dict, arrays: dict) -> dict:
+    """The judged entries of each input's ``.grad`` in float64 (zeros where autograd left none)."""
+    import torch
+
+    return {name: _float64(_judged(torch.zeros_like(tensor) if tensor.grad is None
+                                   else tensor.grad, name, arrays), name)
+            for name, tensor in inputs.items()}
 
 
 def _call_module(module, convention: LMConvention, inputs: dict, target, attributes: dict,
-                 upstream, kind) -> LMOutput:
+                 arrays: dict, kind) -> LMOutput:
     """``module(first, target)`` with its parameters replaced by derive's tensors
     (``torch.func.functional_call``) and its option attributes set for the call, then put
     back; the module's own parameters and buffers are left as they were."""
@@ -253,8 +323,8 @@ def _call_module(module, convention: LMConvention, inputs: dict, target, attribu
 
     first = inputs["logits"] if convention.kind == LOGITS else inputs["hidden"]
     held = {name: inputs[derive] for derive, name in convention.parameters}
-    before = {name: tensor.detach().clone() for name, tensor in inputs.items()}
     saved = {name: getattr(module, name) for name in attributes}
+    started = time.perf_counter()
     try:
         for name, value in attributes.items():
             setattr(module, name, value)
@@ -262,13 +332,12 @@ def _call_module(module, convention: LMConvention, inputs: dict, target, attribu
     finally:
         for name, value in saved.items():
             setattr(module, name, value)
-    loss = _loss_tensor(result, np.shape(upstream))
-    _backward(loss, torch.tensor(upstream, dtype=kind))
-    gradients = {name: (np.zeros(tensor.shape) if tensor.grad is None
-                        else _float64(tensor.grad, name)) for name, tensor in inputs.items()}
-    mutated = tuple(name for name, tensor in inputs.items()
-                    if not torch.equal(tensor.detach(), before[name]))
-    return LMOutput(_float64(loss.detach(), "the loss"), gradients, mutated, False)
+    loss = _loss_tensor(result, np.shape(arrays["upstream"]))
+    _backward(loss, torch.tensor(arrays["upstream"], dtype=kind, device=first.device))
+    seconds = time.perf_counter() - started
+    gradients = _gradients(inputs, arrays)
+    return LMOutput(_float64(loss.detach(), "the loss"), gradients, _changed(inputs, arrays),
+                    False, seconds)
 
 
 def _loss_tensor(result, shape):
@@ -291,8 +360,9 @@ def _backward(loss, upstream) -> None:
         raise UserCodeError(f"loss.backward() raised {type(error).__name__}: {error_line(error)}") from None
 
 
-def _explicit(result, convention: LMConvention):
-    """``(loss, grads)``: the gradients by name, from a dict or a sequence in order."""
+def _explicit(result, convention: LMConvention, arrays: dict):
+    """``(loss, grads)``: the (judged entries of the) gradients by name, from a dict or a
+    sequence in order."""
     loss, grads = result
     names = convention.differentiated
     if isinstance(grads, dict):
@@ -309,7 +379,8 @@ def _explicit(result, convention: LMConvention):
 
     if not isinstance(loss, torch.Tensor):
         raise UserCodeError(f"returned a loss that is a {type(loss).__name__}, not a tensor")
-    return loss, {name: _float64(grad, name) for name, grad in zip(names, grads)}
+    return loss, {name: _float64(_judged(grad, name, arrays) if isinstance(grad, torch.Tensor)
+                                 else grad, name) for name, grad in zip(names, grads)}
 
 
 def _float64(value, what: str) -> np.ndarray:

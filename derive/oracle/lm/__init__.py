@@ -39,8 +39,8 @@ exactly 0, and say in its report which of the two the implementation gave.
 
 Modules: ``options`` (the options and the results), ``exact`` (the stable float64 evaluation,
 chunked over tokens and vocabulary: ``cross_entropy``, ``fused_linear_cross_entropy``; with
-``dtype=`` they also return per-entry tolerances), ``reference`` (the 50-digit mpmath spot
-check from the definitions written naively), ``bounds`` (the rounding analysis behind the
+``dtype=`` they also return per-entry tolerances), ``reference`` (the 50-digit spot check
+from the definitions, in fixed-point integers and mpmath), ``bounds`` (the rounding analysis behind the
 tolerances: per entry, and a-priori normwise ``tolerances``) and ``baseline`` (a plain
 same-dtype PyTorch evaluation and its error against the oracle).
 

@@ -225,7 +225,7 @@ class _Accumulators:
             for start in range(0, len(weight), VOCAB_CHUNK):
                 part = slice(start, start + VOCAB_CHUNK)
                 if len(chosen):
-                    block = weight[part].astype(np.float64)
+                    block = weight[part].astype(np.float64, copy=False)
                     self.hidden[out] += selected[:, part] @ (np.abs(block) if absolute else block)
                 if all_rows:
                     self.weight[part] += for_weight[:, part].T @ inputs
@@ -370,7 +370,7 @@ def _logits(inputs, weight, bias) -> np.ndarray:
     logits = np.empty((len(inputs), len(weight)))
     for start in range(0, len(weight), VOCAB_CHUNK):
         part = slice(start, start + VOCAB_CHUNK)
-        logits[:, part] = inputs @ weight[part].astype(np.float64).T
+        logits[:, part] = inputs @ weight[part].astype(np.float64, copy=False).T
     if bias is not None:
         logits += bias
     return logits
