@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from derive.implementation.check import CORRECT, CRASHED, UNSTABLE
 from derive.implementation.lm.accumulation import AccumulationReport
-from derive.report.comparison import comparison_json, finite, formatted
+from derive.report.comparison import comparison_json, finite, formatted, worst_entry
 
 SCHEMA = "derive.check-accum/1"
 
@@ -99,13 +99,10 @@ def _verdict(report: AccumulationReport) -> str:
 
 def _worst(report: AccumulationReport) -> str | None:
     for trial in report.trials:
-        for c in trial.comparisons:
-            if not c.ok:
-                index = "".join(f"[{i}]" for i in c.worst_index)
-                return (f"at the trial '{trial.label}', {c.name}{index} = {c.user_value:.8g}; "
-                        f"exact {c.oracle_value:.8g}, tolerance {c.tolerance:.2g}")
+        failing = next((c for c in trial.comparisons if not c.ok), None)
+        if failing is not None:
+            return worst_entry(f"the trial '{trial.label}'", failing)
     return None
-
 
 
 def accumulation_json(report: AccumulationReport) -> dict:

@@ -51,3 +51,12 @@ def comparison_json(comparison) -> dict:
         "resolution": finite(c.resolution),
         "ok": c.ok,
     }
+
+
+def worst_entry(where: str, comparison) -> str:
+    """One line on a failing output: ``where``, its worst entry's value, the exact one and the
+    tolerance."""
+    c = comparison
+    index = "".join(f"[{i}]" for i in c.worst_index)
+    return (f"at {where}, {c.name}{index} = {c.user_value:.8g}; exact {c.oracle_value:.8g}, "
+            f"tolerance {c.tolerance:.2g}")

@@ -58,7 +58,7 @@ from checks.tolerances import TOLERANCE_CAP
 from derive.implementation.check import CORRECT, CRASHED, IMPRECISE, UNPROVEN, UNSTABLE
 from derive.implementation.lm import check as lm_check
 from derive.implementation.lm.check import BASELINE_FACTOR, LMReport, work
-from derive.report.comparison import comparison_json, finite, formatted
+from derive.report.comparison import comparison_json, finite, formatted, worst_entry
 
 SCHEMA = "derive.check-impl-lm/1"
 
@@ -179,13 +179,10 @@ def _resolution(report: LMReport) -> str | None:
 
 def _worst(report: LMReport) -> str | None:
     for trial in report.trials:
-        for c in trial.comparisons:
-            if not c.ok:
-                index = "".join(f"[{i}]" for i in c.worst_index)
-                return (f"at {trial.combination.label}, {c.name}{index} = {c.user_value:.8g}; "
-                        f"exact {c.oracle_value:.8g}, tolerance {c.tolerance:.2g}")
+        failing = next((c for c in trial.comparisons if not c.ok), None)
+        if failing is not None:
+            return worst_entry(trial.combination.label, failing)
     return None
-
 
 
 def lm_json(report: LMReport) -> dict:
