@@ -1,37 +1,52 @@
-"""derive: machine-checked gradients of machine-learning losses."""
+"""derive: machine-checked gradients of machine-learning losses.
 
-from derive import testing
-from derive._version import __version__
-from derive.core import Counterexample, Verdict, VerificationInputError, verify, verify_identity
-from derive.document import DocumentCheck, DocumentError, check_document
-from derive.implementation import ImplementationReport, check_implementation
-from derive.losses.softmax import (
-    MAX_CLASSES,
-    MAX_FEATURES,
-    ModelInputError,
-    SoftmaxCrossEntropy,
-    softmax_cross_entropy,
-)
-from derive.proof import DerivationVerdict, StepResult
+The names below are loaded on first use (PEP 562), so ``import derive`` costs only what a
+command needs: ``derive --classes 3`` loads neither the document reader (and lark), nor NumPy,
+nor the implementation checker.
 
-__all__ = [
-    "Counterexample",
-    "DerivationVerdict",
-    "DocumentCheck",
-    "DocumentError",
-    "ImplementationReport",
-    "MAX_CLASSES",
-    "MAX_FEATURES",
-    "ModelInputError",
-    "SoftmaxCrossEntropy",
-    "StepResult",
-    "Verdict",
-    "VerificationInputError",
-    "__version__",
-    "check_document",
-    "check_implementation",
-    "softmax_cross_entropy",
-    "testing",
-    "verify",
-    "verify_identity",
-]
+Examples
+--------
+>>> import derive
+>>> derive.verify.__module__
+'derive.core.verifier'
+"""
+
+#: Each public name and the module that defines it.
+_WHERE = {
+    "__version__": "derive._version",
+    "Counterexample": "derive.core",
+    "Verdict": "derive.core",
+    "VerificationInputError": "derive.core",
+    "verify": "derive.core",
+    "verify_identity": "derive.core",
+    "DocumentCheck": "derive.document",
+    "DocumentError": "derive.document",
+    "check_document": "derive.document",
+    "ImplementationReport": "derive.implementation",
+    "check_implementation": "derive.implementation",
+    "MAX_CLASSES": "derive.losses.softmax",
+    "MAX_FEATURES": "derive.losses.softmax",
+    "ModelInputError": "derive.losses.softmax",
+    "SoftmaxCrossEntropy": "derive.losses.softmax",
+    "softmax_cross_entropy": "derive.losses.softmax",
+    "DerivationVerdict": "derive.proof",
+    "StepResult": "derive.proof",
+}
+
+__all__ = sorted([*_WHERE, "testing"])
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name == "testing":
+        return importlib.import_module("derive.testing")
+    if name not in _WHERE:
+        raise AttributeError(f"module 'derive' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value  # loaded once
+    return value
+
+
+def __dir__():
+    return __all__
