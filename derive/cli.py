@@ -145,7 +145,9 @@ def _add_size_arguments(parser: argparse.ArgumentParser, default_classes: int | 
     parser.add_argument(
         "--classes", "-K", type=_integer, metavar="K", default=default_classes,
         help=f"number of classes, 2..{MAX_CLASSES}"
-        + (f" (default {default_classes})" if default_classes else " (required for the seed)"),
+        + (f" (default {default_classes})" if default_classes else
+           " (required for the seed's derivation; --loss NAME alone checks NAME's document at "
+           "its own sizes)"),
     )
     parser.add_argument(
         "--features", "-D", type=_integer, default=None, metavar="D",
@@ -435,6 +437,11 @@ def _derive(argv: list[str]) -> tuple[str, int]:
     if args.all_sizes:
         return _all_sizes(args)
     if args.loss not in (None, SEED):
+        return _catalog_loss(args)
+    if args.loss == SEED and args.classes is None:  # its document, at the sizes it is checked at
+        if args.label is not None:
+            raise CommandError("--label needs --classes (the seed's derivation at one size)",
+                               EXIT_BAD_INPUT)
         return _catalog_loss(args)
     if args.samples is not None:
         raise CommandError("--samples applies to a catalog loss with a batch, not to the seed", EXIT_BAD_INPUT)

@@ -90,8 +90,22 @@ def test_exit_status_1_when_unproven(monkeypatch):
     assert status == 1 and json.loads(out)["status"] == "unproven"
 
 
+def test_the_seed_named_without_classes_is_its_document_at_its_own_sizes():
+    """``--loss softmax-cross-entropy`` alone is checked like every other catalog loss; with
+    ``--classes`` it is the seed's derivation at that size, as ``derive --classes K`` is."""
+    status, out, _ = call(["--loss", "softmax-cross-entropy"])
+    assert status == 0
+    assert out.splitlines()[:2] == [
+        "% derive: Softmax cross-entropy of a linear classifier (softmax-cross-entropy)",
+        "% verdict: proven (14 proven, for every size)"]
+    status, out, _ = call(["--loss", "softmax-cross-entropy", "--classes", "2"])
+    assert status == 0 and out.startswith("% derive: softmax cross-entropy, K = 2 classes")
+
+
 BAD_INPUT = [
     ([], "the following arguments are required: --classes"),
+    (["--loss", "softmax-cross-entropy", "--label", "1"],
+     "--label needs --classes (the seed's derivation at one size)"),
     (["--classes", "1"], "classes must be between 2 and 1000, got 1"),
     (["--classes", "1001"], "classes must be between 2 and 1000, got 1001"),
     (["--classes", "1000000000000"], "classes must be between 2 and 1000"),
