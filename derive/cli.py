@@ -238,9 +238,7 @@ def build_check_impl_parser() -> argparse.ArgumentParser:
     parser.add_argument("--time-limit", type=_seconds, default=None, metavar="S",
                         help="seconds the import and each call of the function may take; past "
                         "them it is 'crashed' (default 60)")
-    parser.add_argument("--max-memory", type=_number, default=None, metavar="GiB",
-                        help="the memory the check itself may hold; larger sizes are refused "
-                        "(default half of this machine's physical memory)")
+    _add_memory_argument(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="output format (default text; json's schema is in the README)")
     _add_lm_arguments(parser)
@@ -319,13 +317,17 @@ def build_check_accum_parser() -> argparse.ArgumentParser:
     parser.add_argument("--time-limit", type=_seconds, default=None, metavar="S",
                         help="seconds the import and each call of the step may take; past them "
                         "it is 'crashed' (default 60)")
-    parser.add_argument("--max-memory", type=_number, default=None, metavar="GiB",
-                        help="the memory the check itself may hold; larger sizes are refused "
-                        "(default half of this machine's physical memory)")
+    _add_memory_argument(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="output format (default text; json's schema is in "
                         "derive/report/accumulation.py)")
     return parser
+
+
+def _add_memory_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-memory", type=_number, default=None, metavar="GiB",
+                        help="the memory the check itself may hold; larger sizes are refused "
+                        "(default half of this machine's physical memory)")
 
 
 def _assignment(text: str) -> tuple[str, float]:

@@ -60,7 +60,9 @@ from derive.implementation.conventions import (
     infer_bias, infer_framework, infer_reg, reg_keyword,
 )
 from derive.implementation.isolation import Isolated, Stopped
-from derive.implementation.judge import Comparison, compare, score_errors, tolerances, unit_roundoff
+from derive.implementation.judge import (
+    Compared, Comparison, compare, score_errors, tolerances, unit_roundoff,
+)
 from derive.implementation.mistakes import (
     Mistake, name_gradient_mistake, name_instability, name_loss_mistake,
 )
@@ -103,7 +105,7 @@ DEFAULT_TIME_LIMIT = IMPLEMENTATION["time limit"].value
 
 
 @dataclass(frozen=True)
-class Trial:
+class Trial(Compared):
     """One input and how the user's outputs compared there."""
 
     kind: str  # "random" or "extreme logits"
@@ -118,14 +120,6 @@ class Trial:
     @property
     def comparisons(self) -> tuple[Comparison, ...]:
         return tuple(c for c in (self.loss, self.weights, self.bias) if c is not None)
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.comparisons)
-
-    @property
-    def finite(self) -> bool:
-        return all(c.finite for c in self.comparisons)
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,21 @@ class Comparison:
         return bool(np.isfinite(self.user_value))
 
 
+class Compared:
+    """A trial's verdict from its ``comparisons`` (each a :class:`Comparison`): every output
+    within tolerance, every output finite.  Mixed into each check's trial."""
+
+    comparisons: tuple[Comparison, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.comparisons)
+
+    @property
+    def finite(self) -> bool:
+        return all(c.finite for c in self.comparisons)
+
+
 def compare(name: str, user, oracle, tolerance, dtype) -> Comparison:
     """Compare ``user`` with ``oracle`` entry by entry under ``tolerance``.
 

@@ -57,7 +57,7 @@ import math
 from checks.tolerances import TOLERANCE_CAP
 from derive.implementation.check import CORRECT, CRASHED, IMPRECISE, UNPROVEN, UNSTABLE
 from derive.implementation.lm import check as lm_check
-from derive.implementation.lm.check import BASELINE_FACTOR, LMReport, work
+from derive.implementation.lm.check import BASELINE_FACTOR, LMReport, shown_sizes, work
 from derive.report.comparison import comparison_json, finite, formatted, worst_entry
 
 SCHEMA = "derive.check-impl-lm/1"
@@ -71,18 +71,18 @@ def lm_text(report: LMReport, source: str | None = None) -> str:
     lines = [
         f"{report.function}{where} against lm-cross-entropy",
         f"  called as  {report.convention.describe() if report.convention else '(never ran)'}",
-        f"  inputs     {_sizes_text(report.sizes)}, {report.dtype}{device}",
+        f"  inputs     {shown_sizes(report.sizes)}, {report.dtype}{device}",
     ]
     lines += [f"  inferred   {line}" for line in report.inferred]
     lines.append(f"  oracle     {_oracle(report)}")
     if report.trials:
         lines += ["", f"  {'combination':<44} {'output':<8} {'rel. error':>10} {'ulps':>9} "
                       f"{'of tol.':>9}  {'vs torch':>8}"]
-        shown_sizes = None
+        headed = None  # the sizes of the last "at ..." header
         for trial in report.trials:
-            if _scaled(report) and trial.sizes != shown_sizes:
-                shown_sizes = trial.sizes
-                lines.append(f"  at {_sizes_text(trial.sizes)}:")
+            if _scaled(report) and trial.sizes != headed:
+                headed = trial.sizes
+                lines.append(f"  at {shown_sizes(trial.sizes)}:")
             for position, c in enumerate(trial.comparisons):
                 head = trial.combination.label if position == 0 else ""
                 ratio = formatted(trial.baseline_ratio, ".2g") if position == 0 and \
@@ -106,11 +106,6 @@ def lm_text(report: LMReport, source: str | None = None) -> str:
         lines.append(f"  time: {report.seconds:.1f} s, of which {report.user_seconds:.1f} s in "
                      f"{report.function}'s own calls")
     return "\n".join(lines)
-
-
-def _sizes_text(sizes: dict) -> str:
-    return (f"N = {sizes['samples']}" + (f", H = {sizes['hidden']}" if sizes.get("hidden") else "")
-            + f", V = {sizes['vocab']}")
 
 
 def _scaled(report: LMReport) -> bool:

@@ -95,7 +95,7 @@ from derive.implementation.check import (
 )
 from derive.implementation.conventions import ConventionError, UserCodeError, run_user_code
 from derive.implementation.isolation import start_thread, thread_result
-from derive.implementation.judge import Comparison
+from derive.implementation.judge import Compared, Comparison
 from derive.implementation.lm.check import CHANGED, compare_in_dtype
 from derive.implementation.lm.conventions import FUSED, torch_dtype
 from derive.implementation.lm.inputs import IGNORED_SHARE, PAD_ID, combinations, draw
@@ -187,7 +187,7 @@ def infer_accumulation_convention(fn) -> AccumulationConvention:
 
 
 @dataclass(frozen=True)
-class AccumulationTrial:
+class AccumulationTrial(Compared):
     """One trial: its micro-batches' lengths and non-ignored counts, and how the step's loss (if
     it returned one) and gradients compared with the full batch's."""
 
@@ -199,14 +199,6 @@ class AccumulationTrial:
     loss_returned: bool
     mutated: tuple[str, ...]
     note: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.comparisons)
-
-    @property
-    def finite(self) -> bool:
-        return all(c.finite for c in self.comparisons)
 
 
 @dataclass(frozen=True)

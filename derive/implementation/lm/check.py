@@ -59,7 +59,7 @@ from derive.implementation.check import (
 )
 from derive.implementation.conventions import UserCodeError
 from derive.implementation.isolation import start_thread, thread_result
-from derive.implementation.judge import Comparison, compare
+from derive.implementation.judge import Compared, Comparison, compare
 from derive.implementation.lm import conventions as lm_conventions
 from derive.implementation.lm.conventions import (
     FUSED, LOGITS, LMConvention, LMOutput, infer_convention,
@@ -89,7 +89,7 @@ _EXACTLY = float(np.finfo(np.float64).tiny)
 
 
 @dataclass(frozen=True)
-class LMTrial:
+class LMTrial(Compared):
     """One combination, and how the function's outputs compared there."""
 
     combination: Combination
@@ -98,14 +98,6 @@ class LMTrial:
     mutated: tuple[str, ...]
     note: str | None = None  # e.g. the loss it gave at an all-ignored mean
     sizes: dict | None = None  # the sizes it was judged at (None: the report's)
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.comparisons)
-
-    @property
-    def finite(self) -> bool:
-        return all(c.finite for c in self.comparisons)
 
 
 @dataclass(frozen=True)
@@ -201,7 +193,7 @@ def check_lm_implementation(
     time_limit = checked_time_limit(time_limit)
     convention = infer_convention(fn, kind)
     sizes = _sizes(convention.kind, samples, hidden, vocab)
-    require_memory(required_memory(convention.kind, sizes), memory, _shown_sizes(sizes))
+    require_memory(required_memory(convention.kind, sizes), memory, shown_sizes(sizes))
     declared = dict(reduction=reduction, ignore_index=ignore_index,
                     label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap)
     LMOptions(**{k: v for k, v in declared.items() if v is not None})  # ValueError if bad
@@ -314,7 +306,7 @@ def check_lm_implementation(
         if formula.verdict == WRONG and formula.mistake is not None:
             verdict, mistake = WRONG, Mistake(formula.mistake, (
                 f"{formula.explanation} (seen when judged in {FORMULA_DTYPE} at "
-                f"{_shown_sizes(formula.sizes)}: {dtype}'s rounding hides it at the sizes judged)"))
+                f"{shown_sizes(formula.sizes)}: {dtype}'s rounding hides it at the sizes judged)"))
     return report(verdict, mistake)
 
 
@@ -331,11 +323,12 @@ FORMULA_DTYPE = "float32"
 def _formula_line(formula: LMReport, dtype: str) -> str:
     """The report's line on the check of the formula in ``FORMULA_DTYPE``."""
     outcome = formula.verdict + (f": {formula.mistake}" if formula.mistake else "")
-    return (f"formula: also judged in {FORMULA_DTYPE} at {_shown_sizes(formula.sizes)} "
+    return (f"formula: also judged in {FORMULA_DTYPE} at {shown_sizes(formula.sizes)} "
             f"({dtype}'s rounding can hide a formula mistake): {outcome}")
 
 
-def _shown_sizes(sizes: dict) -> str:
+def shown_sizes(sizes: dict) -> str:
+    """``N = 16, H = 12, V = 40`` (H only in the fused form), as the reports write sizes."""
     return ", ".join(f"{letter} = {sizes[key]}" for letter, key in
                      (("N", "samples"), ("H", "hidden"), ("V", "vocab")) if sizes.get(key))
 
@@ -436,8 +429,8 @@ def at_scale(plan: list[Combination]) -> list[Combination]:
 def _scale_line(kind: str, sizes: dict, small: dict, chosen: list[Combination]) -> str:
     """The report's line on the plan at scale."""
     return (f"plan at scale ({work(kind, sizes):.1e} multiply-adds a pass > {SCALE_WORK:.0e}): "
-            f"every combination at the default sizes {_shown_sizes(small)}; at "
-            f"{_shown_sizes(sizes)} only "
+            f"every combination at the default sizes {shown_sizes(small)}; at "
+            f"{shown_sizes(sizes)} only "
             + "; ".join(c.label for c in chosen) + (" (one drawn head shared)" if kind == FUSED
                                                      and len(chosen) > 1 else ""))
 
