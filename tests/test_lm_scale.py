@@ -282,10 +282,10 @@ def test_a_change_in_place_is_found_block_by_block_without_a_copy(monkeypatch):
     arrays = {"weight": np.arange(14.0).reshape(7, 2) / 8, "target": np.array([3, -100])}
     tensors = {"weight": torch.tensor(arrays["weight"], dtype=torch.bfloat16),
                "target": torch.tensor(arrays["target"])}
-    assert conventions._changed(tensors, arrays) == ()
+    assert conventions.changed_tensors(tensors, arrays) == ()
     tensors["weight"][6, 1] += 1  # in the last block
     tensors["target"][1] = 0
-    assert conventions._changed(tensors, arrays) == ("weight", "target")
+    assert conventions.changed_tensors(tensors, arrays) == ("weight", "target")
 
 
 def grows_the_weight(hidden, weight, target, bias=None):

@@ -97,7 +97,7 @@ from derive.implementation.conventions import ConventionError, UserCodeError, ru
 from derive.implementation.isolation import start_thread, thread_result
 from derive.implementation.judge import Compared, Comparison
 from derive.implementation.lm.check import CHANGED, compare_in_dtype
-from derive.implementation.lm.conventions import FUSED, torch_dtype
+from derive.implementation.lm.conventions import FUSED, changed_tensors, torch_dtype
 from derive.implementation.lm.inputs import IGNORED_SHARE, PAD_ID, combinations, draw
 from derive.implementation.mistakes import Mistake
 from derive.oracle.lm import LMOptions, as_array, fused_linear_cross_entropy
@@ -503,13 +503,13 @@ def _call(fn, batch: _Batch, dtype: str, keywords: dict) -> _Output:
     micro_batches = [(torch.tensor(x, dtype=kind), torch.tensor(t, dtype=torch.int64))
                      for x, t in batch.parts()]
     tensors = dict(parameters)
-    for m, (x, t) in enumerate(micro_batches):
+    drawn = {"model.weight": batch.weight, "model.bias": batch.bias}
+    for m, ((x, t), (inputs, targets)) in enumerate(zip(micro_batches, batch.parts())):
         tensors[f"micro_batches[{m}] inputs"], tensors[f"micro_batches[{m}] targets"] = x, t
-    before = {name: tensor.detach().clone() for name, tensor in tensors.items()}
+        drawn[f"micro_batches[{m}] inputs"], drawn[f"micro_batches[{m}] targets"] = inputs, targets
     returned = run_user_code(fn, [model, micro_batches], keywords)
     loss = _returned_loss(returned)
-    mutated = tuple(name for name, tensor in tensors.items()
-                    if not torch.equal(tensor.detach(), before[name]))
+    mutated = changed_tensors(tensors, drawn)  # against the drawn numbers: no copies kept
     gradients, missing = {}, []
     for name, parameter in parameters.items():
         if parameter.grad is None:

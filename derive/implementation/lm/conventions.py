@@ -264,7 +264,7 @@ def call(fn, convention: LMConvention, arrays: dict, options: dict, dtype: str,
         seconds = time.perf_counter() - started
         gradients = _gradients(inputs, arrays)
         explicit = False
-    mutated = _changed(dict(inputs, target=target), arrays)
+    mutated = changed_tensors(dict(inputs, target=target), arrays)
     return LMOutput(_float64(loss.detach(), "the loss"), gradients, mutated, explicit, seconds)
 
 
@@ -272,7 +272,7 @@ def call(fn, convention: LMConvention, arrays: dict, options: dict, dtype: str,
 _COMPARED_ROWS = 4096
 
 
-def _changed(tensors: dict, arrays: dict) -> tuple[str, ...]:
+def changed_tensors(tensors: dict, arrays: dict) -> tuple[str, ...]:
     """The names of the ``tensors`` whose values are no longer the ``arrays`` they were made
     from (exactly: each holds the dtype's numbers), compared a block of rows at a time, so no
     copy of a V x H weight is kept."""
@@ -336,7 +336,7 @@ def _call_module(module, convention: LMConvention, inputs: dict, target, attribu
     _backward(loss, torch.tensor(arrays["upstream"], dtype=kind, device=first.device))
     seconds = time.perf_counter() - started
     gradients = _gradients(inputs, arrays)
-    return LMOutput(_float64(loss.detach(), "the loss"), gradients, _changed(inputs, arrays),
+    return LMOutput(_float64(loss.detach(), "the loss"), gradients, changed_tensors(inputs, arrays),
                     False, seconds)
 
 
