@@ -18,44 +18,24 @@
   a person to look at.
 
 Without a browser the browser tests skip locally, but fail when ``CI`` is set: CI never skips
-them silently.
+them silently (``tests/chromium.py`` finds, runs and measures with Chromium).
 """
 
 from __future__ import annotations
 
-import contextlib
-import html
-import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
 import derive
+from chromium import browser_path, measure, run_chromium
 from derive import catalog
 import derive.report.docs as publish
 
 PAGE = "softmax-cross-entropy.html"
 SCREENSHOT_COPY = Path("/tmp/derive-docs-screenshot.png")
-
-#: Flags of every Chromium run: headless, and nothing fetched or synced in the background.
-#: Each run also gets a new empty ``--user-data-dir``.
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
-#: Seconds one Chromium run may take (a run takes about two seconds).
-CHROMIUM_TIMEOUT = 120
 
 #: Namespace URIs are names, not addresses: the only ``http://`` the page may contain.
 NAMESPACES = (
@@ -179,10 +159,6 @@ window.addEventListener("load", () => {
 """
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory) -> Path:
     """The generated documentation's directory."""
@@ -200,55 +176,13 @@ def page(docs) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> str:
-    """The path of Chromium; skip without one, except in CI, where that is a failure."""
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    reason = "no chromium or chromium-browser on PATH (Debian: apt-get install chromium)"
-    if in_ci():
-        pytest.fail(f"CI must run the browser tests, but there is {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def run_chromium(browser: str, workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run Chromium with CHROMIUM_FLAGS, a new empty profile in ``workdir`` and ``args``."""
-    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=workdir)
-    command = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
-    # A session of its own, so that a run past its time is ended with all its processes.
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=CHROMIUM_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        pytest.fail(f"chromium ran past {CHROMIUM_TIMEOUT} s: {command}")
-    # stderr always has noise (no D-Bus here); show its end only when the run failed.
-    assert process.returncode == 0, f"{command} exited {process.returncode}:\n{stderr[-3000:]}"
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return browser_path()
 
 
 @pytest.fixture(scope="module")
-def measurements(browser, docs, page, tmp_path_factory) -> dict:
+def measurements(browser, docs, tmp_path_factory) -> dict:
     """What the measuring script found in the laid-out page."""
-    workdir = tmp_path_factory.mktemp("measure")
-    assert page.count("</body>") == 1
-    measured = docs / "measured.html"  # beside the page, as the page itself would load
-    measured.write_text(page.replace("</body>", MEASURE_SCRIPT + "</body>"), encoding="utf-8")
-    result = run_chromium(
-        browser, workdir, "--window-size=1200,2000", "--dump-dom", measured.as_uri()
-    )
-    found = re.search(r'<pre id="measurements">(.*?)</pre>', result.stdout, re.DOTALL)
-    assert found, f"no measurements in the dumped DOM:\n{result.stdout[-2000:]}"
-    return json.loads(html.unescape(found.group(1)))
+    return measure(browser, docs / PAGE, MEASURE_SCRIPT, tmp_path_factory.mktemp("measure"))
 
 
 def math_tags(page: str) -> int:
@@ -362,21 +296,12 @@ def test_evaluation_bars_span_their_expression(measurements):
         assert script["left"] >= bar["right"] - 0.5, evaluation
 
 
-def _measure(browser, docs: Path, name: str, workdir: Path) -> tuple[str, dict]:
-    page = (docs / name).read_text(encoding="utf-8")
-    measured = docs / f"measured-{name}"
-    measured.write_text(page.replace("</body>", MEASURE_SCRIPT + "</body>"), encoding="utf-8")
-    result = run_chromium(browser, workdir, "--window-size=1200,2000", "--dump-dom", measured.as_uri())
-    found = re.search(r'<pre id="measurements">(.*?)</pre>', result.stdout, re.DOTALL)
-    assert found, f"no measurements in the dumped DOM of {name}"
-    return page, json.loads(html.unescape(found.group(1)))
-
-
 @pytest.mark.parametrize("name", ["index.html", *(f"{n}.html" for n in catalog.names() if n != "softmax-cross-entropy")])
 def test_every_catalog_page_lays_out_its_math(browser, docs, tmp_path_factory, name):
     """The pages made from the catalog's documents: every formula laid out, fractions stacked,
     inline math in the prose too, and no LaTeX command left unconverted as text."""
-    page, found = _measure(browser, docs, name, tmp_path_factory.mktemp("measure"))
+    page = (docs / name).read_text(encoding="utf-8")
+    found = measure(browser, docs / name, MEASURE_SCRIPT, tmp_path_factory.mktemp("measure"))
     assert not re.findall(r"<m[a-z]+[^>]*>\\[A-Za-z]+", page)  # e.g. <mi>\mathbb</mi>
     maths = found["math"]
     assert len(maths) == math_tags(page)

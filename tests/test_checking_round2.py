@@ -267,3 +267,11 @@ def test_definitions_nested_too_deep_are_a_located_error_not_a_recursion_error()
         derive.check_document("\n".join(lines) + "\n", path="deep.md")
     assert "definitions one inside the other" in str(error.value)
     assert str(error.value).startswith(f"deep.md:{3 + 40}:")  # the 41st definition
+
+
+def test_a_flipped_sign_of_a_negative_claim_is_named_without_a_double_minus():
+    result = derive.check_document("Let $a \\in \\mathbb{R}$.\n\n$$ f = a^3 $$\n"
+                                   "$$ \\frac{\\partial f}{\\partial a} = -3 a^2 $$\n")
+    assert result.status == "refuted"
+    assert result.steps[0].mistake == ("this step would hold with `3 a^{2}` instead of `-3 a^{2}` "
+                                       "(the sign is flipped)")

@@ -253,6 +253,10 @@ def without_module(monkeypatch):
     before = set(sys.modules)
 
     def block(module):
+        import derive.report.docs
+
+        # The fresh import rebinds the package's attribute too: put the old module back after.
+        monkeypatch.setattr(derive.report, "docs", derive.report.docs)
         for name in [module, *(name for name in sys.modules if name.startswith(f"{module}."))]:
             monkeypatch.setitem(sys.modules, name, None)  # None: "import name" fails
         for name in [name for name in sys.modules if name.startswith("derive.report.docs")]:

@@ -5,8 +5,9 @@ From the bottom up: ``core`` (the loss-agnostic verifier) < ``proof`` (steps and
 documents) < ``losses`` < ``oracle`` (a batch loss's gradient proven for every size, evaluated
 at any size) < ``implementation`` (judging a user's code) < ``report`` (printing, pages) < the front door (``cli``, ``testing``, the package
 itself).  A module may import its own layer or a lower one.  The one exception is a presentation
-method (``_repr_latex_``, ``to_latex``) delegating to ``report`` from inside a function, as
-SymPy's objects do with its printers; those are listed here by name.  ``checks`` (the numeric
+method (``__str__``, ``__repr__``, ``_repr_html_``, ``_repr_latex_``, ``to_latex``) delegating to
+``report`` from inside a function, as SymPy's objects do with its printers; those are listed here
+by name.  ``checks`` (the numeric
 cross-checks) sits beside ``derive`` and imports none of it, so ``derive.report`` may use it.
 """
 
@@ -22,9 +23,10 @@ TOP = len(LAYERS)  # derive/__init__.py, cli.py, __main__.py, testing.py, _versi
 
 #: (importing module, imported module): function-level delegations to printing.
 PRESENTATION = {
-    ("derive.core.verdict", "derive.report.latex"),
     ("derive.proof.step", "derive.report.latex"),
     ("derive.losses.softmax.derivation", "derive.report.latex"),
+    *((f"derive.{module}", "derive.report.notebook") for module in (
+        "core.display", "document.check", "losses.softmax.derivation")),
     ("derive.document.check", "derive.report.document"),
     ("derive.implementation.check", "derive.report.implementation"),
     ("derive.implementation.lm.check", "derive.report.lm"),

@@ -236,6 +236,8 @@ def test_notebook_shows_the_derivation_and_verdicts_as_math():
     latex = d._repr_latex_()
     assert latex.startswith("$$\\begin{aligned}") and latex.endswith("\\end{aligned}$$")
     assert r"&& \text{row 0: proven (identical)}" in latex
-    assert d.verify()._repr_latex_() == r"$\text{proven (2 of 2 rows, 14 of 14 steps, 1 of 1 facts proven)}$"
+    assert d.verify()._repr_latex_().startswith(
+        "$$\\begin{array}{l}\n" r"\textbf{proven}\ \text{2 of 2 rows, 14 of 14 steps, 1 of 1 facts proven}")
     refuted = derive.verify(d.loss, d.weights, 2 * d.closed_form_matrix())
-    assert refuted._repr_latex_().startswith(r"$\text{refuted: dL/dw\_\{0,0\}: at w\_\{0,0\} = ")
+    assert refuted._repr_latex_().startswith(
+        "$$\\begin{array}{l}\n" r"\textbf{refuted}\ \frac{\partial L}{\partial w_{0,0}}\text{: }\text{at }w_{0,0} = ")

@@ -27,6 +27,7 @@ NAMES = {
     "index.md",
     "index.html",
     "format.md",
+    "format.html",
     *(f"{name}.{kind}" for name in catalog.names() if name != PAGE for kind in ("md", "html")),
 }
 

@@ -53,6 +53,9 @@ HIDDEN = {
     "list inside a quote": f"> * $$ {WRONG_STEP} $$\n",
     "bracket display in a quote": f"> \\[ {WRONG_STEP} \\]\n",
     "after a fence in a quote": f"> ```\n> $$ a = 2 $$\n> ```\n\n> $$ {WRONG_STEP} $$\n",
+    "a math fence, as GitHub renders it": f"```math\n{WRONG_STEP}\n```\n",
+    "a math fence of tildes over lines": f"~~~ math\n\\begin{{aligned}}\n{WRONG_STEP}\n\\end{{aligned}}\n~~~\n",
+    "a math fence in a quote": f"> ```math\n> {WRONG_STEP}\n> ```\n",
 }
 
 #: Display math that was checked before and must stay so (the choices format.md documents).

@@ -143,3 +143,16 @@ def test_a_wrong_stated_value_fails():
         run_with_claims("1 + 1  # two\n")
     namespace, checked = run_with_claims("x = ()  # ()\nx == ()  # True: prose\n")
     assert checked == ["x = ()  # ()", "x == ()  # True: prose"]
+
+
+def test_the_interactive_examples_print_what_they_show(monkeypatch):
+    """Each ```pycon block is a doctest, run from the repository root."""
+    import doctest
+
+    monkeypatch.chdir(ROOT)
+    blocks = re.findall(r"```pycon\n(.*?)```", README, re.DOTALL)
+    assert blocks, "README.md has no pycon block"
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for number, block in enumerate(blocks):
+        runner.run(doctest.DocTestParser().get_doctest(block, {}, f"README pycon {number}", "README.md", 0))
+    assert runner.summarize(verbose=False).failed == 0

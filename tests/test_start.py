@@ -52,3 +52,12 @@ def test_star_import_and_dir_list_the_public_names():
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="module 'derive' has no attribute 'nope'"):
         derive.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["check", "--help"], ["list", "--help"],
+                                  ["docs", "--help"], ["check-impl", "--help"]])
+def test_help_and_version_load_no_sympy(argv):
+    code = ("from derive.cli import run\nimport contextlib, io\n"
+            f"with contextlib.redirect_stdout(io.StringIO()): run({argv!r})\n"
+            "import sys\nassert 'sympy' not in sys.modules, 'sympy loaded'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

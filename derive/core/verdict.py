@@ -24,6 +24,8 @@ import mpmath
 import sympy
 from sympy import Expr, Symbol
 
+from derive.core.display import DisplayedMath
+
 Status = Literal["proven", "refuted", "unproven"]
 
 #: Digits to which the two sides must agree at a random point to count as numeric evidence.
@@ -99,8 +101,8 @@ class EntryVerdict:
         return f"unproven: {name}{self.reason}{evidence}"
 
 
-@dataclass(frozen=True)
-class Verdict:
+@dataclass(frozen=True, repr=False)
+class Verdict(DisplayedMath):
     """The verdict on a whole claim: proven only if every entry is proven.
 
     Examples
@@ -145,12 +147,6 @@ class Verdict:
 
     def __bool__(self) -> bool:
         return self.status == "proven"
-
-    def _repr_latex_(self) -> str:
-        """Jupyter shows the verdict as a line of text in math mode."""
-        from derive.report.latex import latex_text
-
-        return rf"$\text{{{latex_text(str(self))}}}$"
 
     def __str__(self) -> str:
         if self.status == "proven":

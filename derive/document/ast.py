@@ -252,6 +252,16 @@ def _wrapped(node: Node, strength: int) -> str:
     return rf"\left({text}\right)" if _strength(node) < strength else text
 
 
+def _negated(operand: Node) -> str:
+    r"""``operand`` after a minus sign: parenthesised where it starts with a sign of its own.
+
+    >>> print(_negated(Neg(Name("a"))))
+    \left(-a\right)
+    """
+    text = _wrapped(operand, _PRODUCT)
+    return rf"\left({text}\right)" if text.startswith("-") else text
+
+
 def to_latex(node: Node) -> str:
     """The LaTeX of a tree, parenthesised where binding requires it.
 
@@ -273,12 +283,12 @@ def to_latex(node: Node) -> str:
         text = to_latex(node.terms[0])
         for term in node.terms[1:]:
             if isinstance(term, Neg):
-                text += " - " + _wrapped(term.operand, _PRODUCT)
+                text += " - " + _negated(term.operand)
             else:
                 text += " + " + to_latex(term)
         return text
     if isinstance(node, Neg):
-        return "-" + _wrapped(node.operand, _PRODUCT)
+        return "-" + _negated(node.operand)
     if isinstance(node, Mul):
         text = _wrapped(node.factors[0], _UNARY + 1)
         for factor in node.factors[1:]:

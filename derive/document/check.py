@@ -25,6 +25,7 @@ from typing import Callable
 
 import sympy
 
+from derive.core.display import DisplayedMath
 from derive.core import Counterexample, Verdict, verify_identity
 from derive.core.verdict import EntryVerdict, Status, worst
 from derive.document.ast import Add as AddNode, Equation, Name, equation_latex, walk
@@ -84,9 +85,15 @@ class StepCheck:
     #: :mod:`derive.document.symbolic`), not only at the sizes checked.
     every_size: bool = False
 
+    def __repr__(self) -> str:
+        """One line (``derive.report.notebook.short_repr``), not every field."""
+        from derive.report.notebook import short_repr
 
-@dataclass
-class DocumentCheck:
+        return short_repr(self)
+
+
+@dataclass(repr=False)
+class DocumentCheck(DisplayedMath):
     """A whole document's verdict: one :class:`StepCheck` per step, in order."""
 
     path: str

@@ -2,9 +2,10 @@
 
 Markdown is read only as far as the format needs (``docs/format.md``): an optional front
 matter between ``---`` lines, fenced code blocks and code spans skipped (a fence never closed is
-an error), display math between ``$$`` (or ``\\[`` and ``\\]``) on lines of their own, also in a
-blockquote or a list item, and paragraphs.  A ``$$``, ``\\[`` or ``\\begin{...}`` anywhere else
-is an error: no display formula is ever skipped.  Each ``$...$`` of a paragraph is handed on
+an error), display math between ``$$`` (or ``\\[`` and ``\\]``) on lines of their own or in a
+fenced block whose info string is ``math`` (as GitHub and GitLab render it), also in a
+blockquote or a list item, and paragraphs.  A ``$$``, ``\\[`` or ``\\begin{...}`` anywhere
+else is an error: no display formula is ever skipped.  Each ``$...$`` of a paragraph is handed on
 with the first word of its sentence, whether it stands in parentheses and the word before it
 (``declare.py`` decides what it may be); from a line whose first word is *Let*, *Where*,
 *Given* or *Assume* on, a ``$`` never closed is an error.  Inside display math, ``aligned``/``align*``/``split``/``gathered``
@@ -163,8 +164,15 @@ def split_document(source: Source) -> Parts:
         stripped = content.strip()
         fence = _FENCE_OPEN.match(stripped)
         if fence:
+            prose = "\n".join(l for l, _, _ in paragraph).strip() or last_prose
             end_paragraph()
+            opened = i
             i = _fence_end(source, lines, offsets, i, fence.group(1), offset + width + content.index(fence.group(1)))
+            if _MATH_FENCE.fullmatch(stripped[len(fence.group(1)):]):
+                body = "\n".join(_unquoted(lines[j], depth) for j in range(opened + 1, i - 1))
+                start = offsets[opened + 1] if opened + 1 < i - 1 else offsets[i - 1]
+                parts.pieces.append(Display(body, start, _rows(source, body, start), prose))
+                last_prose = ""
             continue
         opener = "$$" if stripped.startswith("$$") else "\\[" if stripped.startswith("\\[") else None
         if opener:
@@ -197,6 +205,8 @@ def split_document(source: Source) -> Parts:
 #: A blockquote marker or a list item's marker at the start of a line (after any indentation).
 _MARKER = re.compile(r"[ \t]*(?:(>)[ \t]?|(?:[-+*]|\d{1,9}[.)])(?=[ \t]|$)[ \t]?)")
 _FENCE_OPEN = re.compile(r"(`{3,}(?=[^`]*$)|~{3,})")
+#: The info string of a fenced block that GitHub and GitLab render as display math: read as such.
+_MATH_FENCE = re.compile(r"\s*math\s*")
 _CODE_SPAN = re.compile(r"(`+).+?\1", re.DOTALL)
 _HIDDEN_DISPLAY = re.compile(r"(?<!\\)\$\$|(?<!\\)\\\[|(?<!\\)\\begin\s*\{")
 

@@ -59,7 +59,8 @@ def candidates(document: Document, equation: Equation) -> Iterator[tuple[Node, N
     both = Add((equation.left, equation.right))
     indices = free_indices(document, both, set())
     labels = [name for name, label in document.labels.items() if not label.members]
-    yield Neg(right), right, Neg(right), "the sign is flipped"
+    flipped = right.operand if isinstance(right, Neg) else Neg(right)
+    yield flipped, right, flipped, "the sign is flipped"
     for node in walk(right):
         if isinstance(node, Add):
             for term in node.terms:

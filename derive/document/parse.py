@@ -25,6 +25,7 @@ from derive.document.ast import (
     Abs, Add, BigOp, Boxed, Call, Cases, Const, Derivative, Div, Equation, Indicator, MatrixLiteral, Mul, Name,
     Neg, Node, Norm, Num, Pow, Rel, Transpose,
 )
+from derive.document.grammar_tables import grammar_parser
 from derive.document.source import DocumentError, Source
 
 #: Longest piece of math (one display block or one inline formula), in characters.
@@ -59,13 +60,18 @@ def shadowing_grammar(shadowed: frozenset) -> str:
     return grammar
 
 
+#: The grammar's entry rules: a display equation's text, and a declaration's.
+STARTS = ("equations", "declaration")
+
+
 @lru_cache(maxsize=None)
-def _parser(start: str, positions: bool = False, shadowed: frozenset = frozenset()) -> lark.Lark:
-    """The parser; with ``positions``, every tree knows where it starts (its dropped ``-`` or ``(``
-    too), which doubles the time of a read: :func:`_parse` reads again so only for an error.
-    ``shadowed``: the function names the document made its own quantities (:data:`SHADOWABLE`)."""
-    return lark.Lark(shadowing_grammar(shadowed) if shadowed else _GRAMMAR, parser="lalr", lexer="contextual",
-                     start=start, propagate_positions=positions, maybe_placeholders=False)
+def _parser(positions: bool = False, shadowed: frozenset = frozenset()) -> lark.Lark:
+    """The parser of every rule in :data:`STARTS`, made once (its LALR tables, most of a short
+    document's reading time, come stored: :mod:`derive.document.grammar_tables`); with
+    ``positions``, every tree knows where it starts (its dropped ``-`` or ``(`` too), which
+    doubles the time of a read: :func:`_parse` reads again so only for an error.  ``shadowed``:
+    the function names the document made its own quantities (:data:`SHADOWABLE`)."""
+    return grammar_parser(shadowing_grammar(shadowed) if shadowed else _GRAMMAR, STARTS, positions)
 
 
 # --- decoration, blanked without moving any character -----------------------------------
@@ -890,7 +896,7 @@ def _read(text: str, start: str, shadowed: frozenset = frozenset()):
         raise _Refused(0, f"math longer than {MAX_MATH_CHARS} characters")
     cleaned = clean(text, _Refused)
     try:
-        tree = _parser(start, False, shadowed).parse(cleaned)
+        tree = _parser(False, shadowed).parse(cleaned, start=start)
     except lark.exceptions.UnexpectedCharacters as error:
         raise _Refused(error.pos_in_stream, _unexpected_text(text, error.pos_in_stream)) from None
     except lark.exceptions.UnexpectedToken as error:
@@ -913,7 +919,7 @@ def _read(text: str, start: str, shadowed: frozenset = frozenset()):
         result = _build(tree)
     except _Misplaced:
         try:  # the same error again, from a tree that knows where each rule starts
-            _build(_parser(start, True, shadowed).parse(cleaned))
+            _build(_parser(True, shadowed).parse(cleaned, start=start))
         except _Misplaced as error:
             raise _Refused(_position_of(error.node), str(error)) from None
         raise

@@ -532,9 +532,13 @@ class Symbolic:
         return self._depends[key]
 
     def _defined_atoms(self, expr: Expr) -> set:
-        atoms = {a for a in expr.atoms(sympy.Indexed) if str(a.base) in self._defined}
-        return atoms | {s for s in expr.free_symbols if isinstance(s, Symbol) and s.name in self._defined
-                        and self._defined[s.name] == s}
+        """The members of defined families and the defined scalars in ``expr``.  A defined scalar
+        is a real symbol and every bound symbol (a sum's index) an integer one, so each symbol
+        found is free: ``atoms`` finds them without ``free_symbols``, which SymPy computes for a
+        ``Sum`` by rebuilding its body."""
+        return {a for a in expr.atoms(sympy.Indexed, Symbol)
+                if (str(a.base) in self._defined if isinstance(a, sympy.Indexed)
+                    else a.name in self._defined and self._defined[a.name] == a)}
 
     def through(self, expr: Expr, stem: str) -> Expr:
         """``expr`` with every defined quantity that depends on ``stem`` replaced by its
@@ -604,6 +608,12 @@ def _added(left, right):
 
 # --- deciding ------------------------------------------------------------------------------
 
+#: Any whole number ``>= 0`` (:func:`decide_relation`): one symbol for every decision, so that
+#: SymPy's cache serves a relation met before, its assumptions already asked (a new symbol each
+#: time would make every relation new); no decision returns it.
+_SLACK = Dummy("r", integer=True, nonnegative=True)
+
+
 def decide_relation(relation, ranges: dict, decided: set | None = None) -> object:
     """``true`` or ``false`` when an integer relation is decided for every value of each of its
     symbols in its range, else the relation.  One symbol at a time is written from its lower
@@ -624,8 +634,7 @@ def decide_relation(relation, ranges: dict, decided: set | None = None) -> objec
         if range_of(symbol, ranges) is None:
             continue
         lower, upper = range_of(symbol, ranges)
-        slack = Dummy("r", integer=True, nonnegative=True)
-        for position in (lower + slack, upper - slack):
+        for position in (lower + _SLACK, upper - _SLACK):
             decision = relation.xreplace({symbol: position})
             if decision in (sympy.true, sympy.false):
                 if decided is not None:
@@ -685,8 +694,10 @@ def sum_deltas(expr: Expr, summed: list | None = None) -> Expr:
         return Sum(body, (index, lower, upper))  # left whole rather than expanded beyond the bound
     terms = []
     for term in sympy.Add.make_args(sympy.expand(body, power_exp=False, log=False)):
-        inside = [f for f in sympy.Mul.make_args(term) if index in f.free_symbols]
-        outside = [f for f in sympy.Mul.make_args(term) if index not in f.free_symbols]
+        factors = sympy.Mul.make_args(term)
+        free = [index in f.free_symbols for f in factors]  # once: a Sum's is rebuilt to be found
+        inside = [f for f, has in zip(factors, free) if has]
+        outside = [f for f, has in zip(factors, free) if not has]
         part = sympy.Mul(*inside)
         if not inside:
             part = upper - lower + 1

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from checks.tolerances import IMPLEMENTATION
+from derive.core.display import Displayed
 from derive.catalog import entry
 from derive.implementation.conventions import (
     D_BY_K, K_BY_D, NUMPY, TORCH, VECTOR, Convention, ConventionError, Output, UserCodeError,
@@ -142,8 +143,8 @@ class OracleStatus:
         return all(check.ok for check in self.spot_checks)
 
 
-@dataclass(frozen=True)
-class ImplementationReport:
+@dataclass(frozen=True, repr=False)
+class ImplementationReport(Displayed):
     """The verdict on one implementation, with everything measured to reach it."""
 
     function: str

@@ -8,6 +8,7 @@ from typing import Any
 
 from sympy import Expr
 
+from derive.core.display import DisplayedMath
 from derive.core import Verdict, worst
 
 #: What a step builds: the true values (what SymPy itself computes) and the claimed ones.
@@ -69,8 +70,8 @@ class Row:
         return self.verdict.status
 
 
-@dataclass(frozen=True)
-class DerivationVerdict:
+@dataclass(frozen=True, repr=False)
+class DerivationVerdict(DisplayedMath):
     """Verdicts for every gradient row, every step and every extra fact.
 
     ``str()`` gives the summary line, then one line per row, step and fact.
@@ -96,9 +97,6 @@ class DerivationVerdict:
                 for number, result in enumerate(results, start=1)
             ]
         return "\n".join(lines)
-
-    def _repr_latex_(self) -> str:
-        return rf"$\text{{{self.summary()}}}$"
 
     @property
     def counts(self) -> str:

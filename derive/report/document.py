@@ -174,12 +174,13 @@ def sizes_scope(check) -> str:
 def document_latex(check, name: str, steps: bool = False) -> str:
     """A catalog document as ``derive --loss NAME`` prints it: the definitions, the result (and
     with ``steps`` every step), each with its verdict as a LaTeX comment."""
+    from derive.report.latex import PACKAGES_COMMENT, portable
+    from derive.report.latex import _aligned as aligned
+
     at = sizes_scope(check)
     lines = [f"% derive: {check.title or name} ({name})",
              f"% verdict: {check.status} ({_counts(check)}{', ' + at if at else ''})",
-             r"\begin{align*}"]
-    from derive.report.latex import _aligned as aligned
-
+             PACKAGES_COMMENT, r"\allowdisplaybreaks", r"\begin{align*}"]
     body = [aligned(d) for d in check.definitions]
     shown = check.steps if steps else [s for s in check.steps if s.boxed or s is check.result]
     for number, step in enumerate(check.steps, start=1):
@@ -197,4 +198,88 @@ def document_latex(check, name: str, steps: bool = False) -> str:
         is_comment = line.startswith("%")
         last = all(b.startswith("%") for b in body[k + 1:])
         text_lines.append(line if is_comment or last else line + r" \\")
-    return "\n".join(lines + text_lines + [r"\end{align*}"])
+    return portable("\n".join(lines + text_lines + [r"\end{align*}"]))
+
+
+# --- several documents (``derive check DIR``): one line each, and the total -----------------
+
+#: The outcomes of ``derive check``, in the order the total counts them.
+OUTCOMES = ("proven", "refuted", "unproven", "unreadable", "skipped")
+
+
+def summary_line(outcome) -> str:
+    """A document's :class:`~derive.document.collect.Outcome` in one line: where its first
+    wrong (or unproven) step is, what was found there and the named mistake.
+
+    >>> from derive.document.collect import check_one
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder, "cube.md")
+    ...     _ = path.write_text("Let $a > 0$.\\n\\n$$ f = a^3 $$\\n"
+    ...                         "$$ \\\\frac{\\\\partial f}{\\\\partial a} = 6 a^2 $$\\n")
+    ...     print(summary_line(check_one(str(path))).replace(folder, "notes"))  # doctest: +ELLIPSIS
+    notes/cube.md:4:34: refuted: step 1 of 1, ... = 6 a^{2}: where a = ...: true value ..., claimed ...; ... (a factor of 1/2 is missing)
+    """
+    if outcome.error is not None:
+        return f"{outcome.error.location}: unreadable: {outcome.error.message}"
+    if outcome.check is None:
+        return f"{outcome.path}: skipped: {outcome.skipped}"
+    check = outcome.check
+    if check.status == "proven":
+        at = sizes_scope(check)
+        steps = f"{len(check.steps)} step" + ("" if len(check.steps) == 1 else "s")
+        return f"{check.path}: proven{' ' + at if at else ''} ({steps})"
+    step = first_not_proven(check)
+    if step is None:
+        return f"{check.path}: {check.status}: no steps"
+    found = refutation(step) if step.status == "refuted" else step.reason
+    return (f"{_location(check, step)}: {step.status}: step {check.steps.index(step) + 1} of "
+            f"{len(check.steps)}, {step.latex}: {found}")
+
+
+def first_not_proven(check):
+    """The first refuted step, else the first unproven one (None when every step is proven)."""
+    return check.first_wrong or next((s for s in check.steps if s.status != "proven"), None)
+
+
+def refutation(step) -> str:
+    """What refutes ``step`` in one line: the instance, the counterexample's point, the true and
+    claimed values and the named mistake."""
+    failure = step.failure
+    where = f"at {failure.describe_instance()}" if failure is not None and failure.instance else ""
+    counterexample = failure.counterexample if failure is not None else None
+    if counterexample is None:
+        found = step.reason or (failure.missing if failure is not None else "")
+    else:
+        found = (f"true value {_number(counterexample.expected, counterexample.shown_digits)}, "
+                 f"claimed {_number(counterexample.claimed, counterexample.shown_digits)}")
+        where = ", ".join(filter(None, [where, f"where {_point(counterexample)}"]))
+    text = f"{where}: {found}" if where and found else where or found
+    return text + (f"; {step.mistake}" if step.mistake else "")
+
+
+def summary_total(outcomes) -> str:
+    """The total line: how many documents, and how many of each outcome.
+
+    >>> from derive.document.collect import Outcome
+    >>> summary_total([Outcome("a.md", skipped="no derivation")])
+    '1 document: 1 skipped'
+    """
+    statuses = [outcome.status for outcome in outcomes]
+    counts = ", ".join(f"{statuses.count(kind)} {kind}" for kind in OUTCOMES if statuses.count(kind))
+    return f"{len(statuses)} document{'' if len(statuses) == 1 else 's'}: {counts or 'none'}"
+
+
+def outcome_json(outcome) -> dict:
+    """A document's outcome as data: :func:`document_json` when it was checked; for a skipped
+    or unreadable one ``schema``, ``path``, ``status`` and ``reason`` (skipped) or ``error``
+    (``{"message", "line", "column"}``, 0 where no line is known)."""
+    if outcome.check is not None:
+        return document_json(outcome.check)
+    out = {"schema": SCHEMA, "path": outcome.path, "status": outcome.status}
+    if outcome.error is not None:
+        error = outcome.error
+        out["error"] = {"message": error.message, "line": error.line, "column": error.column}
+    else:
+        out["reason"] = outcome.skipped
+    return out

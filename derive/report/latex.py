@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import sympy
@@ -12,6 +13,16 @@ from derive.core import Verdict, worst
 if TYPE_CHECKING:
     from derive.losses.softmax.derivation import SoftmaxCrossEntropy
     from derive.proof import StepResult
+
+#: The packages the LaTeX printed here needs, both in every TeX installation: amsmath
+#: (``align*``, ``cases``, ``\lVert``, ``\operatorname``, ``\allowdisplaybreaks``) and amssymb
+#: (``\mathbb{R}``).
+LATEX_PACKAGES = ("amsmath", "amssymb")
+#: The comment line that says so, printed above the derivation.
+PACKAGES_COMMENT = (
+    f"% needs \\usepackage{{{','.join(LATEX_PACKAGES)}}}; "
+    "\\allowdisplaybreaks lets the derivation break across pages"
+)
 
 
 def loss_latex(d: "SoftmaxCrossEntropy") -> str:
@@ -62,15 +73,30 @@ def derivation_latex(d: "SoftmaxCrossEntropy", steps: bool = False) -> str:
         f"% derive: {d.name}, K = {d.classes} classes, "
         f"D = {d.features} feature{'s' if d.features != 1 else ''}, label y = {d.label}",
         f"% verdict: {status}",
+        PACKAGES_COMMENT,
+        r"\allowdisplaybreaks",
         r"\begin{align*}",
     ]
     equations = _equations(d, steps)
     for number, (equation, comment) in enumerate(equations, start=1):
         if comment:
             lines.append(f"% {comment}")
-        lines.append(equation + (r" \\" if number < len(equations) else ""))
+        lines.append(portable(equation) + (r" \\" if number < len(equations) else ""))
     lines.append(r"\end{align*}")
     return "\n".join(lines)
+
+
+def portable(latex: str) -> str:
+    r"""``latex`` with the indicator ``\mathbb{1}`` spelled ``\mathbf{1}``.
+
+    amssymb's ``\mathbb`` has capital letters only (a digit comes out as a garbled glyph), and
+    the packages with a double-struck one (bbm, dsfont) are not in a basic TeX installation.
+
+    >>> print(portable(r"p_m - \mathbb{1}[m = y] + \mathbb 1 + \mathbb{R}"))
+    p_m - \mathbf{1}[m = y] + \mathbf{1} + \mathbb{R}
+    """
+    return re.sub(r"\\mathbb\s*(?:\{\s*(\d)\s*\}|(\d))",
+                  lambda match: rf"\mathbf{{{match.group(1) or match.group(2)}}}", latex)
 
 
 def notebook_latex(d: "SoftmaxCrossEntropy", steps: bool = False) -> str:

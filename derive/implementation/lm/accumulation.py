@@ -89,6 +89,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from checks.tolerances import IMPLEMENTATION
+from derive.core.display import Displayed
 from derive.implementation.check import (
     CORRECT, CRASHED, DEFAULT_TIME_LIMIT, UNSTABLE, WRONG, checked_time_limit, function_name,
     require_memory, require_torch,
@@ -201,8 +202,8 @@ class AccumulationTrial(Compared):
     note: str | None = None
 
 
-@dataclass(frozen=True)
-class AccumulationReport:
+@dataclass(frozen=True, repr=False)
+class AccumulationReport(Displayed):
     """The verdict on one gradient-accumulation step."""
 
     function: str

@@ -53,6 +53,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from checks.tolerances import TOLERANCE_CAP
+from derive.core.display import Displayed
 from derive.implementation.check import (
     CORRECT, CRASHED, DEFAULT_TIME_LIMIT, IMPRECISE, UNPROVEN, UNSTABLE, WRONG, checked_time_limit,
     function_name, require_memory, require_torch,
@@ -100,8 +101,8 @@ class LMTrial(Compared):
     sizes: dict | None = None  # the sizes it was judged at (None: the report's)
 
 
-@dataclass(frozen=True)
-class LMReport:
+@dataclass(frozen=True, repr=False)
+class LMReport(Displayed):
     """The verdict on one language-model cross-entropy implementation."""
 
     function: str

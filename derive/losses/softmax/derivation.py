@@ -132,6 +132,12 @@ class SoftmaxCrossEntropy(ScoreLoss):
 
         return notebook_latex(self)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows it as a table with MathML (``derive.report.notebook``)."""
+        from derive.report.notebook import html
+
+        return html(self)
+
 
 def _step_name(step) -> str:
     """A step's name: the bold lead of its paragraph (``**Chain rule.**``), with its line."""

@@ -1,5 +1,6 @@
 """Build the documentation files and write them together: the seed's page (with plots and the
-numeric cross-check), one page per catalog document, an index page, and the format page."""
+numeric cross-check), one page per catalog document, an index page, and the format page
+(``format.md`` as it is, and as ``format.html``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from derive.report.docs import plots
 from derive.report.docs.atomic import write_files
 from derive.report.docs.html import html_page
 from derive.report.docs.markdown import markdown
-from derive.report.docs.page import Image, catalog_page_blocks, index_blocks, page_blocks
+from derive.report.docs.page import Heading, Image, catalog_page_blocks, index_blocks, page_blocks
+from derive.report.docs.prose import markdown_blocks
 
 PAGE = "softmax-cross-entropy"
+#: The format of derivation documents, copied as it is and rendered as ``format.html``.
+FORMAT = Path(__file__).parents[2] / "document" / "format.md"
 TITLE = "Softmax cross-entropy: the gradient, verified"
 
 PLOT_CAPTIONS = {
@@ -49,7 +53,7 @@ def build_docs(d: SoftmaxCrossEntropy, checked: list | None = None) -> dict[str,
     >>> files = build_docs(derive.softmax_cross_entropy(classes=2, features=1))
     >>> [name for name in sorted(files) if not name.startswith(("index", "format"))][:5]
     ['finite-difference-error.png', 'focal-loss.html', 'focal-loss.md', 'gradient-descent.png', 'label-smoothing.html']
-    >>> {"index.html", "index.md", "format.md", "softmax-cross-entropy.html"} <= set(files)
+    >>> {"index.html", "index.md", "format.md", "format.html", "softmax-cross-entropy.html"} <= set(files)
     True
     """
     from derive.catalog import SEED, entry, names
@@ -79,8 +83,21 @@ def build_docs(d: SoftmaxCrossEntropy, checked: list | None = None) -> dict[str,
     index = index_blocks(checked)
     files["index.md"] = markdown(index).encode("utf-8")
     files["index.html"] = html_page(index, "derive: the catalog", {}).encode("utf-8")
-    files["format.md"] = (Path(__file__).parents[2] / "document" / "format.md").read_bytes()
+    files["format.md"] = FORMAT.read_bytes()
+    files["format.html"] = format_page().encode("utf-8")
     return files
+
+
+def format_page() -> str:
+    """``format.md``, the format of derivation documents, as an HTML page.
+
+    >>> page = format_page()
+    >>> "<title>Writing a derivation derive can check</title>" in page and "<table>" in page
+    True
+    """
+    blocks = markdown_blocks(FORMAT.read_text(encoding="utf-8"))
+    title = next(block.text for block in blocks if isinstance(block, Heading)).replace("`", "")
+    return html_page(blocks, title, {})
 
 
 @lru_cache(maxsize=32)

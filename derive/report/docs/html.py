@@ -4,7 +4,8 @@ Math is converted from the same LaTeX that ``derive`` prints, by
 ``latex2mathml`` (SymPy's MathML printer can only print SymPy objects, and the
 steps' statements are schematic LaTeX).  Browsers lay out MathML natively:
 the page needs no JavaScript and fetches nothing; plots are embedded as
-``data:`` URIs.
+``data:`` URIs.  A display equation wider than the page scrolls on screen; in print, where
+nothing scrolls, its top-level terms wrap onto further lines (a flex row) instead of being cut.
 
 Two constructs that ``latex2mathml`` converts into MathML a browser lays out wrongly are
 rewritten (see ``_mathml``): norms and absolute values, whose closing bar would carry the
@@ -21,9 +22,11 @@ from collections.abc import Mapping
 from xml.etree.ElementTree import Element, tostring
 from xml.sax.saxutils import unescape
 
+import latex2mathml.exceptions
 from latex2mathml.converter import convert_to_element
 
-from derive.report.docs.page import Block, Heading, Image, Math, Paragraph, Table
+from derive.report.docs.page import Block, Code, Heading, Image, Items, Math, Paragraph, Table
+from derive.report.docs.prose import inline_pieces
 
 STYLE = """
 body { font-family: Georgia, 'DejaVu Serif', serif; max-width: 52rem; margin: 2rem auto;
@@ -38,6 +41,14 @@ code { background: #f3f3f3; padding: 0 0.2em; }
 figure { margin: 1.5em 0; }
 figure img { max-width: 100%; }
 figcaption { font-style: italic; }
+pre { background: #f3f3f3; padding: 0.5em; overflow-x: auto; }
+@media print {
+  math[display=block] { overflow: visible; }
+  math[display=block] > mrow { display: flex; flex-wrap: wrap; justify-content: center;
+                               align-items: baseline; row-gap: 0.5em; }
+  math[display=block] > mrow > mo:not([stretchy]) { padding: 0 0.25em; }
+  pre { white-space: pre-wrap; }
+}
 """.strip()
 
 
@@ -73,6 +84,10 @@ def _block(block: Block, images: Mapping[str, bytes]) -> str:
             for row in block.rows
         )
         return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>"
+    if isinstance(block, Code):
+        return f"<pre><code>{html.escape(block.text)}</code></pre>"
+    if isinstance(block, Items):
+        return "<ul>\n" + "".join(f"<li>{_inline(item)}</li>\n" for item in block.items) + "</ul>"
     if isinstance(block, Image):
         data = base64.b64encode(images[block.file]).decode("ascii")
         return (
@@ -101,7 +116,29 @@ def _mathml(latex: str) -> str:
     """
     math = convert_to_element(_delimiters(latex), display="block")
     _group_evaluation_bars(math)
-    return unescape(tostring(math, encoding="unicode"))  # as latex2mathml.converter.convert
+    return _serialized(math)
+
+
+def _serialized(math: Element) -> str:
+    r"""``math`` as markup, as ``latex2mathml.converter.convert`` writes it, with its text escaped.
+
+    latex2mathml puts character references (``&#x0002B;``) in the text and unescapes the whole
+    markup, which would turn a ``<`` of ``\text{<script>}`` into a tag: ``<`` and ``>`` in the
+    text become references first, so that a document's math cannot inject markup; links
+    (``\href``, which could run ``javascript:``) are dropped.
+
+    >>> _serialized(convert_to_element(r"\text{<b>} < 1"))
+    '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><mtext>&#x0003C;b&#x0003E;</mtext><mo>&#x0003C;</mo><mn>1</mn></mrow></math>'
+    >>> "href" in _serialized(convert_to_element(r"\href{javascript:alert(1)}{x}"))
+    False
+    """
+    for element in math.iter():
+        element.attrib.pop("href", None)
+        for part in ("text", "tail"):
+            value = getattr(element, part)
+            if value:
+                setattr(element, part, value.replace("<", "&#x0003C;").replace(">", "&#x0003E;"))
+    return unescape(tostring(math, encoding="unicode"))
 
 
 #: A LaTeX token: a command (``\lVert``, ``\|``, ``\\``), a brace, a run of spaces, a character.
@@ -218,21 +255,49 @@ def _text(element: Element) -> str:
 
 
 def _inline(text: str) -> str:
-    """Escape text, then turn `code`, **bold**, [links](page.html) and $math$ into elements.
+    """Escape text, then turn `code`, **bold**, *emphasis*, [links](page.html) and $math$ into
+    elements.  A link goes only to a page (a relative address) or to ``http(s)://``; any other
+    target (``javascript:``) leaves its text, unlinked.
 
     >>> print(_inline(r"Let $x^2$ be **big**, see [the format](format.md)."))  # doctest: +NORMALIZE_WHITESPACE
     Let <math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><msup><mi>x</mi><mn>2</mn></msup></mrow></math>
     be <strong>big</strong>, see <a href="format.md">the format</a>.
+    >>> print(_inline("`$x$ < 1` and [*this*](javascript:go)"))
+    <code>$x$ &lt; 1</code> and <em>this</em>
     """
-    pieces = re.split(r"(?<!\\)\$([^$]+)\$", text)
     out = []
-    for number, piece in enumerate(pieces):
-        if number % 2:
-            math = convert_to_element(_delimiters(piece), display="inline")
-            out.append(unescape(tostring(math, encoding="unicode")))
-            continue
-        escaped = html.escape(piece)
-        escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
-        escaped = re.sub(r"\[([^\]]+)\]\(([\w.-]+)\)", r'<a href="\2">\1</a>', escaped)
-        out.append(re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped))
+    for kind, content, target in inline_pieces(text):
+        if kind == "math":
+            out.append(_inline_math(content))
+        elif kind == "code":
+            out.append(f"<code>{html.escape(content)}</code>")
+        elif kind in _ELEMENTS:
+            out.append(f"<{_ELEMENTS[kind]}>{_inline(content)}</{_ELEMENTS[kind]}>")
+        elif kind == "link" and _LINKABLE.match(target):
+            out.append(f'<a href="{html.escape(target)}">{_inline(content)}</a>')
+        else:
+            out.append(_inline(content) if kind == "link" else html.escape(content))
     return "".join(out)
+
+
+def _inline_math(latex: str) -> str:
+    """Inline math as MathML; math of a paragraph that latex2mathml cannot convert (derive does
+    not read every ``$...$`` of prose: a mention outside a declaring sentence is shown, not read)
+    is shown as the code it is.
+
+    >>> _inline_math("x^")
+    '<code>$x^$</code>'
+    """
+    try:
+        math = convert_to_element(_delimiters(latex), display="inline")
+    except _UNCONVERTIBLE:
+        return f"<code>{html.escape(f'${latex}$')}</code>"
+    return _serialized(math)
+
+
+#: What latex2mathml raises for math it cannot convert.
+_UNCONVERTIBLE = tuple(error for error in vars(latex2mathml.exceptions).values()
+                       if isinstance(error, type) and issubclass(error, Exception))
+_ELEMENTS = {"bold": "strong", "emphasis": "em"}
+#: Link targets kept: a relative address (a page, an anchor) or a web address.
+_LINKABLE = re.compile(r"[\w%./#-]+$|https?://")

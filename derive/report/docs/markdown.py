@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from derive.report.docs.page import Block, Heading, Image, Math, Paragraph, Table
+from derive.report.docs.page import Block, Code, Heading, Image, Items, Math, Paragraph, Table
 
 
 def markdown(blocks: list[Block]) -> str:
@@ -35,6 +35,11 @@ def _block(block: Block) -> str:
         return "\n".join(lines + [_row(row) for row in block.rows])
     if isinstance(block, Image):
         return f"![{block.alt}]({block.file})\n\n*{block.caption}*"
+    if isinstance(block, Code):
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", block.text)), default=0))
+        return f"{fence}\n{block.text}\n{fence}"
+    if isinstance(block, Items):
+        return "\n".join(f"- {_local_links(item)}" for item in block.items)
     raise TypeError(f"unknown block {block!r}")
 
 
@@ -44,4 +49,4 @@ def _row(cells: tuple[str, ...]) -> str:
 
 def _local_links(text: str) -> str:
     """Links between pages point at the Markdown pages here: ``[a](b.html)`` becomes ``[a](b.md)``."""
-    return re.sub(r"\]\(([\w-]+)\.html\)", r"](\1.md)", text)
+    return re.sub(r"\]\(([\w%.-]+)\.html\)", r"](\1.md)", text)

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePath
+from urllib.parse import quote
 
 import checks
 from derive._version import __version__
+from derive.core.verdict import _number
 from derive.losses.softmax import SoftmaxCrossEntropy
 from derive.report import latex as render
+from derive.report.document import _counts, _point
 from derive.report.document import sizes_scope as _scope
 
 
@@ -26,7 +30,7 @@ class Heading:
 
 @dataclass(frozen=True)
 class Paragraph:
-    text: str  # plain text; `code` spans and **bold** are the only markup
+    text: str  # Markdown text: `code`, $math$, **bold**, *emphasis* and [links](page.html)
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,17 @@ class Image:
     caption: str
 
 
-Block = Heading | Paragraph | Math | Table | Image
+@dataclass(frozen=True)
+class Code:
+    text: str  # preformatted lines, shown as they are
+
+
+@dataclass(frozen=True)
+class Items:
+    items: tuple[str, ...]  # a bulleted list, each item marked up as a Paragraph's text
+
+
+Block = Heading | Paragraph | Math | Table | Image | Code | Items
 
 #: The numeric cross-check shown on the page: seeded, so the page is reproducible.
 CROSS_CHECK_POINTS = 16
@@ -185,26 +199,48 @@ def _step_sentence(step) -> str:
         kinks = ("" if first is None else f" except where {first.lhs} = {first.rhs}" if len(step.except_where) == 1
                  else f" except on {len(step.except_where)} kinks (e.g. where {first.lhs} = {first.rhs})")
         how = f"; {strategies}" if strategies else ""
-        return f"Line {step.line}: **proven**{kinks}{scope}, {step.instances} entries checked{how}."
+        entries = f"{step.instances} entr{'y' if step.instances == 1 else 'ies'}"
+        return f"Line {step.line}: **proven**{kinks}{scope}, {entries} checked{how}."
     if step.status == "refuted":
         failure = step.failure
-        mistake = f" {step.mistake[0].upper()}{step.mistake[1:]}." if step.mistake else ""
-        return f"Line {step.line}: **refuted** at {failure.describe_instance()}.{mistake}"
+        mistake = _quoted_as_math(f" {step.mistake[0].upper()}{step.mistake[1:]}.") if step.mistake else ""
+        at = f" at {failure.describe_instance()}" if failure.instance else ""
+        return f"Line {step.line}: **refuted**{at}{_counterexample(failure)}.{mistake}"
     return f"Line {step.line}: **unproven**: {step.reason}."
 
 
+def _quoted_as_math(sentence: str) -> str:
+    r"""derive's own sentences quote LaTeX in backticks; on a page it is shown as math.
+
+    >>> _quoted_as_math("would hold with `p_{m} - 1` instead of `p_{m}`")
+    'would hold with $p_{m} - 1$ instead of $p_{m}$'
+    """
+    return re.sub(r"`([^`]+)`", r"$\1$", sentence)
+
+
+def _counterexample(failure) -> str:
+    """``, where $x = 1.2$: true value 0.5, claimed 0.7``, or '' without a counterexample."""
+    point = failure.counterexample
+    if point is None:
+        return ""
+    true, claimed = (_number(value, point.shown_digits) for value in (point.expected, point.claimed))
+    return f", where ${_point(point)}$: true value {true}, claimed {claimed}"
+
+
 def document_blocks(check, skip_title: bool = False) -> list[Block]:
-    """A checked document in its own order: its prose, each definition, each step with its
-    verdict.  Markdown headings in the document become headings one level down."""
+    """A checked document in its own order: its prose (paragraphs, lists, tables, code), each
+    definition, each step with its verdict.  Markdown headings in the document become headings
+    one level down."""
+    from derive.report.docs.prose import markdown_blocks  # which builds on this module's blocks
+
     blocks: list[Block] = []
     for kind, content in check.outline:
         if kind == "prose":
-            heading = re.match(r"(#{1,6})\s+(.*)", content)
-            if heading:
-                if not (skip_title and len(heading.group(1)) == 1):
-                    blocks.append(Heading(min(6, len(heading.group(1)) + 1), heading.group(2).strip()))
-                continue
-            blocks.append(Paragraph(" ".join(content.split())))
+            for block in markdown_blocks(content):
+                if not isinstance(block, Heading):
+                    blocks.append(block)
+                elif not (skip_title and block.level == 1):
+                    blocks.append(Heading(min(6, block.level + 1), block.text))
             continue
         for item in content:
             if isinstance(item, str):
@@ -216,18 +252,46 @@ def document_blocks(check, skip_title: bool = False) -> list[Block]:
 
 def catalog_page_blocks(entry, check) -> list[Block]:
     """The page of one catalog document."""
-    statuses = [s.status for s in check.steps]
-    counts = ", ".join(f"{statuses.count(k)} {k}" for k in ("proven", "refuted", "unproven") if statuses.count(k))
+    source = f"the catalog document `{entry.name}.md`"
+    return document_page_blocks(entry.title, source, check, entry.summary)
+
+
+def note_page_blocks(check) -> list[Block]:
+    """The page of a user's own document (``derive docs FILE.md``), titled :func:`note_title`."""
+    return document_page_blocks(note_title(check), f"`{check.path}`", check)
+
+
+def document_page_blocks(title: str, source: str, check, summary: str = "") -> list[Block]:
+    """A checked document's page: its title, where it came from, its verdict, then the document."""
     return [
-        Heading(1, entry.title),
+        Heading(1, title),
         Paragraph(
-            f"Generated by `derive docs` (derive {__version__}) from the catalog document "
-            f"`{entry.name}.md`, checked step by step; do not edit by hand."
+            f"Generated by `derive docs` (derive {__version__}) from {source}, "
+            "checked step by step; do not edit by hand."
         ),
-        Paragraph(f"Verdict: **{check.status}** ({counts}; {_scope(check) or 'at its only instance'})."),
-        *([Paragraph(entry.summary)] if entry.summary else []),
+        Paragraph(f"Verdict: **{check.status}** ({_counts(check)}; {_scope(check) or 'at its only instance'})."),
+        *([Paragraph(summary)] if summary else []),
         *document_blocks(check, skip_title=True),
     ]
+
+
+def note_title(check) -> str:
+    """A user's page title: the front matter's ``title:``, else the first ``# heading``, else
+    the file's name without ``.md``.
+
+    >>> from types import SimpleNamespace as S
+    >>> note_title(S(title="", path="hw/p2.md", outline=[("prose", "Intro"), ("prose", "# Problem 2")]))
+    'Problem 2'
+    >>> note_title(S(title="", path="hw/p2.md", outline=[("prose", "## Part a")]))
+    'p2'
+    """
+    if check.title:
+        return check.title
+    for kind, content in check.outline:
+        heading = re.match(r"#\s+(.*)", content) if kind == "prose" else None
+        if heading:
+            return heading.group(1).strip()
+    return PurePath(check.path).name.removesuffix(".md")
 
 
 def index_blocks(entries_and_checks) -> list[Block]:
@@ -242,7 +306,24 @@ def index_blocks(entries_and_checks) -> list[Block]:
             f"Generated by `derive docs` (derive {__version__}); do not edit by hand. Each loss "
             "below is a derivation document shipped with derive: Markdown with LaTeX math, every "
             "step checked by SymPy. `derive check` checks your own the same way; the format is "
-            "[format.md](format.md)."
+            "[the format page](format.html)."
         ),
         Table(("loss", "command", "verdict"), rows),
+    ]
+
+
+def notes_index_blocks(names_and_checks) -> list[Block]:
+    """The index of a user's own pages (``derive docs FILE.md...``): each with its verdict."""
+    rows = tuple(
+        (f"[{note_title(check)}]({quote(name)}.html)", f"`{check.path}`", f"**{check.status}**")
+        for name, check in names_and_checks
+    )
+    return [
+        Heading(1, "Derivations, checked by derive"),
+        Paragraph(
+            f"Generated by `derive docs` (derive {__version__}); do not edit by hand. Every step "
+            "of each document below was checked by SymPy; the format is described in derive's "
+            "`docs/format.md`."
+        ),
+        Table(("document", "file", "verdict"), rows),
     ]
