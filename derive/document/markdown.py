@@ -289,6 +289,11 @@ def _refuse_hidden_display(source: Source, paragraph: str, offset: int) -> None:
     elif match.group(0) == "\\[":
         what = "display math `\\[`"
     else:
+        line_start = shown.rfind("\n", 0, match.start()) + 1
+        if not shown[line_start:match.start()].strip(" \t>*+-0123456789.)"):  # the line's own start
+            raise source.error(offset + match.start(), "`\\begin{...}` outside `$$` is display math "
+                               "that derive does not read: put the environment between `$$` lines "
+                               "(or `\\[` and `\\]`); as written it would not be checked")
         what = "`\\begin{...}` outside math (an environment is display math)"
     raise source.error(offset + match.start(), f"{what} must start its own line (after any `>` "
                        "or list marker); as written it would not be checked")
