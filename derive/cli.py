@@ -665,9 +665,10 @@ def _check(argv: list[str]) -> tuple[str, int]:
     except NoDocumentsError as error:
         raise CommandError(str(error), EXIT_BAD_INPUT) from None
     progress = _progress_for("derive check")
+    named = _named(args.files)
     outcomes = check_each(paths, time_limit=args.time_limit, stdin=sys.stdin,
-                          progress=progress and _document_progress(progress), named=_named(args.files))
-    several = len(paths) > 1 or any(name != "-" and os.path.isdir(name) for name in args.files)
+                          progress=progress and _document_progress(progress), named=named)
+    several = len(paths) > 1 or len(named) < len(args.files)  # a folder is listed line by line
     if args.format == "sarif":
         from derive.report.sarif import sarif_log
 

@@ -333,7 +333,9 @@ def _document_where(check) -> str:
         return f"no steps ({check.path})"
     if check.status == "proven":
         return f"{steps} step{'' if steps == 1 else 's'} ({check.path})"
-    first = next(s for s in check.steps if s.status == check.status)
+    from derive.report.document import first_not_proven
+
+    first = first_not_proven(check)
     number = check.steps.index(first) + 1
     what = "wrong" if check.status == "refuted" else "unproven"
     return f"step {number} of {steps} ({check.path}:{first.line}) {what}"
